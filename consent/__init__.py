@@ -1,0 +1,1 @@
+"""Consent: recipients' jurisdictions, tracking policies, consent records and pages, erasure."""

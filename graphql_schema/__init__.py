@@ -1,0 +1,1 @@
+"""The GraphQL API: strawberry types, queries, mutations and subscriptions. Resolvers stay thin."""

@@ -1,0 +1,55 @@
+"""How errors reach clients: expected ones with their stable code, the rest masked and logged."""
+
+from __future__ import annotations
+
+import logging
+
+from graphql.error import GraphQLError
+from strawberry.extensions import MaskErrors
+
+from plugin.errors import MailbeaconError
+
+__all__ = ["ErrorPolicy"]
+
+log = logging.getLogger("mailbeacon.graphql")
+
+
+def _should_mask(error: GraphQLError) -> bool:
+    original = error.original_error
+    if original is None:
+        return False  # parse and validation errors are the client's own and safe to show
+    if isinstance(original, MailbeaconError):
+        return False
+    log.error("unexpected error in GraphQL resolver", exc_info=original)
+    return True
+
+
+class ErrorPolicy(MaskErrors):
+    """MaskErrors that also gives every expected error ``extensions.code``."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=_should_mask, error_message="Unexpected error.")
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        processed = super()._process_errors(errors)
+        result = []
+        for error in processed:
+            original = error.original_error
+            if isinstance(original, MailbeaconError):
+                extensions = dict(error.extensions or {})
+                extensions["code"] = original.code
+                if original.field:
+                    extensions["field"] = original.field
+                error = GraphQLError(
+                    error.message,
+                    nodes=error.nodes,
+                    source=error.source,
+                    positions=error.positions,
+                    path=error.path,
+                    original_error=original,
+                    extensions=extensions,
+                )
+            elif error.original_error is None and not (error.extensions or {}).get("code"):
+                error.extensions = {**(error.extensions or {}), "code": "GRAPHQL_VALIDATION_FAILED"}
+            result.append(error)
+        return result

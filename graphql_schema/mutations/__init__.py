@@ -1,0 +1,1 @@
+"""Mutations, one module each, merged in graphql_schema.schema."""

@@ -1,0 +1,1 @@
+"""Query fields, one module per domain, merged in graphql_schema.schema."""

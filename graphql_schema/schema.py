@@ -1,0 +1,50 @@
+"""The schema the server serves: domain query and mutation classes merged into one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.tools import merge_types
+
+from graphql_schema.errors import ErrorPolicy
+from graphql_schema.limits import limit_extensions
+from graphql_schema.mutations.consent import ConsentMutations
+from graphql_schema.mutations.mark_notifications_read import MarkNotificationsRead
+from graphql_schema.mutations.send_email import SendEmail
+from graphql_schema.mutations.update_tracking_preferences import UpdateTrackingPreferences
+from graphql_schema.queries.account import AccountQueries
+from graphql_schema.queries.consent import ConsentQueries
+from graphql_schema.queries.notifications import NotificationQueries
+from graphql_schema.queries.sent_emails import SentEmailQueries
+from graphql_schema.subscriptions import Subscription
+
+__all__ = ["Query", "Mutation", "Subscription", "build_schema", "schema_sdl"]
+
+Query = merge_types(
+    "Query", (AccountQueries, SentEmailQueries, NotificationQueries, ConsentQueries)
+)
+Mutation = merge_types(
+    "Mutation",
+    (UpdateTrackingPreferences, SendEmail, MarkNotificationsRead, ConsentMutations),
+)
+
+
+class MailbeaconSchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        """Expected errors are the client's business; ErrorPolicy logs the unexpected ones."""
+
+
+def build_schema(*, max_depth: int = 12, max_query_bytes: int = 100_000) -> MailbeaconSchema:
+    return MailbeaconSchema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=[*limit_extensions(max_depth=max_depth, max_query_bytes=max_query_bytes), ErrorPolicy],
+    )
+
+
+def schema_sdl() -> str:
+    """The SDL exported to the repository's schema.graphql."""
+    return build_schema().as_str() + "\n"

@@ -1,0 +1,26 @@
+"""Types shared by several domains: errors in payloads and pagination."""
+
+from __future__ import annotations
+
+import strawberry
+
+from plugin.errors import MailbeaconError
+
+__all__ = ["UserError", "PageInfo"]
+
+
+@strawberry.type
+class UserError:
+    field: str | None
+    code: str
+    message: str
+
+    @classmethod
+    def from_error(cls, error: MailbeaconError) -> UserError:
+        return cls(field=error.field, code=error.code, message=error.message)
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None

@@ -1,0 +1,57 @@
+"""The Starlette application and its lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+
+from graphql_schema.schema import build_schema
+from graphql_schema.view import GraphQLEndpoint
+from plugin import health
+from plugin.db import ensure_migrated, open_orm
+from plugin.runtime import start_runtime, stop_runtime
+from plugin.settings import Settings, load_settings
+
+__all__ = ["create_app", "graphql_endpoint", "plugin_routes", "lifespan_for"]
+
+
+def graphql_endpoint(settings: Settings) -> GraphQLEndpoint:
+    schema = build_schema(
+        max_depth=settings.graphql_max_depth, max_query_bytes=settings.graphql_max_query_bytes
+    )
+    return GraphQLEndpoint(schema, settings)
+
+
+def plugin_routes(settings: Settings) -> list[BaseRoute]:
+    """Every route mailbeacon mounts: a host CRM can add these to its own app."""
+    endpoint = graphql_endpoint(settings)
+    return [
+        *health.routes,
+        Route("/graphql", endpoint, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", endpoint),
+    ]
+
+
+def lifespan_for(settings: Settings, *, embedded_worker: bool | None = None):  # type: ignore[no-untyped-def]
+    """A lifespan that opens storage, checks migrations and starts the runtime."""
+    run_worker_here = settings.embedded if embedded_worker is None else embedded_worker
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await ensure_migrated(settings)
+        async with open_orm(settings):
+            runtime = start_runtime(settings, embedded_worker=run_worker_here)
+            try:
+                yield
+            finally:
+                await stop_runtime(runtime)
+
+    return lifespan
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or load_settings()
+    return Starlette(routes=plugin_routes(settings), lifespan=lifespan_for(settings))

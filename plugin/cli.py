@@ -1,0 +1,212 @@
+"""The ``mailbeacon`` command line: serve, worker, migrate, users, schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from plugin.errors import MailbeaconError
+from plugin.settings import Settings, load_settings
+
+__all__ = ["main"]
+
+log = logging.getLogger("mailbeacon")
+
+EXAMPLE_QUERY = "{ me { email } trackingPreferences { openTrackingEnabled defaultTrackOpens } }"
+
+
+def _run(coro_fn: Callable[[Settings], Awaitable[Any]], settings: Settings) -> Any:
+    return asyncio.run(coro_fn(settings))
+
+
+async def _with_orm(settings: Settings, fn: Callable[[], Awaitable[Any]]) -> Any:
+    from plugin.db import ensure_migrated, open_orm
+
+    await ensure_migrated(settings)
+    async with open_orm(settings):
+        return await fn()
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from plugin.db import migrate, pending_migrations
+
+    async def run(s: Settings) -> list[str]:
+        pending = await pending_migrations(s)
+        if pending:
+            await migrate(s)
+        return pending
+
+    applied = _run(run, settings)
+    print(f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else ""))
+    return 0
+
+
+def cmd_users(settings: Settings, args: argparse.Namespace) -> int:
+    from plugin.accounts import service
+
+    async def create() -> str:
+        user = await service.create_user(args.email, name=args.name, is_admin=args.admin)
+        print(f"created user {user.email} (id {user.id}{', admin' if user.is_admin else ''})")
+        return await service.issue_token(user, label="cli")
+
+    async def token() -> str:
+        user = await service.get_user_by_email(args.email)
+        return await service.issue_token(user, label="cli")
+
+    async def revoke() -> str:
+        count = await service.revoke_token(args.token)
+        return f"revoked {count} token(s)"
+
+    action = {"create": create, "token": token, "revoke": revoke}[args.users_command]
+    # The token (or result) is the last line of standard output, for scripts.
+    print(_run(lambda s: _with_orm(s, action), settings))
+    return 0
+
+
+def cmd_schema(settings: Settings, args: argparse.Namespace) -> int:
+    from graphql_schema.schema import schema_sdl
+
+    sdl = schema_sdl()
+    if args.output == "-":
+        sys.stdout.write(sdl)
+    else:
+        Path(args.output).write_text(sdl)
+        print(f"wrote {args.output}")
+    return 0
+
+
+async def _prepare_serve(settings: Settings) -> None:
+    """Migrate an embedded database; in development, make a demo user on first start."""
+    from plugin.accounts import service
+    from plugin.accounts.models import User
+
+    async def demo() -> None:
+        if settings.env != "development" or await User.exists():
+            return
+        user = await service.create_user("demo@example.com", name="Demo User")
+        token = await service.issue_token(user, label="demo")
+        base = f"http://{settings.host}:{settings.port}"
+        print(
+            "\nmailbeacon development setup: created the demo user demo@example.com\n"
+            f"  API token:  {token}\n"
+            f"  GraphiQL:   {base}/graphql  (add the header Authorization: Bearer <token>)\n"
+            "  Try:        curl -s -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \\\n"
+            f"                -d '{{\"query\":\"{EXAMPLE_QUERY}\"}}' {base}/graphql\n",
+            flush=True,
+        )
+
+    await _with_orm(settings, demo)
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    if args.workers > 1 and settings.embedded:
+        print(
+            "error: --workers above 1 needs Redis (set MAILBEACON_REDIS_URL): the embedded "
+            "queue and live events live in one process's memory",
+            file=sys.stderr,
+        )
+        return 2
+    if args.workers > 1 and settings.is_sqlite:
+        print("error: --workers above 1 needs PostgreSQL (MAILBEACON_DATABASE_URL)", file=sys.stderr)
+        return 2
+    _run(_prepare_serve, settings)
+    uvicorn.run(
+        "plugin.app:create_app",
+        factory=True,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=args.workers,
+        # mailbeacon decides whom to trust (MAILBEACON_TRUSTED_PROXIES), not the server.
+        proxy_headers=False,
+        forwarded_allow_ips="",
+        server_header=False,
+        access_log=False,
+        log_level="info",
+        lifespan="on",
+    )
+    return 0
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    import dramatiq
+
+    from plugin.runtime import start_runtime
+
+    if settings.embedded:
+        print(
+            "error: `mailbeacon worker` consumes from Redis: set MAILBEACON_REDIS_URL "
+            "(in the embedded mode `serve` runs the workers itself)",
+            file=sys.stderr,
+        )
+        return 2
+    runtime = start_runtime(settings, embedded_worker=False)
+    worker = dramatiq.Worker(runtime.broker, worker_threads=args.threads, worker_timeout=1000)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    worker.start()
+    print(f"mailbeacon worker: {args.threads} thread(s) on {settings.redis_prefix}", flush=True)
+    stop.wait()
+    worker.stop(timeout=10_000)
+    runtime.broker.close()
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mailbeacon", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the HTTP and WebSocket server")
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--workers", type=int, default=1, help="server processes (needs Redis above 1)")
+    serve.set_defaults(handler=cmd_serve)
+
+    worker = sub.add_parser("worker", help="run Dramatiq workers against Redis")
+    worker.add_argument("--threads", type=int, default=8)
+    worker.set_defaults(handler=cmd_worker)
+
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(handler=cmd_migrate)
+
+    users = sub.add_parser("users", help="manage users and API tokens")
+    users_sub = users.add_subparsers(dest="users_command", required=True)
+    create = users_sub.add_parser("create", help="create a user and print its API token last")
+    create.add_argument("email")
+    create.add_argument("--name", default=None)
+    create.add_argument("--admin", action="store_true")
+    token = users_sub.add_parser("token", help="issue another API token for a user")
+    token.add_argument("email")
+    revoke = users_sub.add_parser("revoke", help="revoke a token (whole, or by its listed prefix)")
+    revoke.add_argument("token")
+    users.set_defaults(handler=cmd_users)
+
+    schema = sub.add_parser("schema", help="print or write the GraphQL schema (SDL)")
+    schema.add_argument("--output", "-o", default="schema.graphql", help="file, or - for stdout")
+    schema.set_defaults(handler=cmd_schema)
+    return parser
+
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+        return int(args.handler(settings, args))
+    except MailbeaconError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

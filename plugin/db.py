@@ -1,0 +1,140 @@
+"""Storage: the Tortoise configuration, opening a context, and native migrations.
+
+Tortoise's own migrations store operations, not SQL, so one migration set works
+on SQLite (embedded) and PostgreSQL (distributed) alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from tortoise import Tortoise
+from tortoise.connection import get_connection
+from tortoise.context import TortoiseContext
+from tortoise.migrations.api import migrate as run_migrations
+from tortoise.migrations.executor import MigrationExecutor
+
+from plugin.errors import DatabaseNotMigratedError
+from plugin.settings import Settings
+
+__all__ = [
+    "MODEL_MODULES",
+    "tortoise_config",
+    "pending_migrations",
+    "migrate",
+    "ensure_migrated",
+    "open_orm",
+]
+
+APP_LABEL = "models"
+MODEL_MODULES = [
+    "plugin.accounts.models",
+    "plugin.preferences.models",
+    "plugin.sending.models",
+    "plugin.tracking.models",
+    "plugin.notifications.models",
+    "consent.models",
+]
+# SQLite: concurrent writers (the app and in-process workers) wait instead of failing.
+_SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+
+def database_url(settings: Settings) -> str:
+    url = settings.database_url
+    if url.startswith("postgresql://"):
+        url = "postgres://" + url.removeprefix("postgresql://")
+    if url.startswith("sqlite://"):
+        path = url.removeprefix("sqlite://").split("?", 1)[0]
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if "busy_timeout" not in url:
+            url += ("&" if "?" in url else "?") + f"busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}"
+    return url
+
+
+def tortoise_config(settings: Settings) -> dict[str, Any]:
+    """The Tortoise configuration for these settings (also used by the `tortoise` CLI)."""
+    return {
+        "connections": {"default": database_url(settings)},
+        "apps": {
+            APP_LABEL: {
+                "models": MODEL_MODULES,
+                "default_connection": "default",
+                "migrations": "plugin.migrations.models",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+def _cli_config() -> dict[str, Any]:
+    from plugin.settings import load_settings
+
+    return tortoise_config(load_settings())
+
+
+def __getattr__(name: str) -> Any:
+    # `tortoise -c plugin.db.TORTOISE_ORM makemigrations` reads the config lazily from the env.
+    if name == "TORTOISE_ORM":
+        return _cli_config()
+    raise AttributeError(name)
+
+
+async def pending_migrations(settings: Settings) -> list[str]:
+    """Names of the migrations not yet applied to the configured database."""
+    config = tortoise_config(settings)
+    async with TortoiseContext() as ctx:
+        await ctx.init(config=config, init_connections=False)
+        executor = MigrationExecutor(get_connection("default"), config["apps"])
+        plan = await executor.plan()
+        return [step.migration.name for step in plan if not step.backward]
+
+
+async def migrate(settings: Settings) -> list[str]:
+    """Apply every pending migration; return what was applied."""
+    applied: list[str] = []
+
+    def progress(event: str, app_label: str, name: str) -> None:
+        if event.endswith("_done") or event in ("apply_end", "applied"):
+            applied.append(name)
+
+    async with TortoiseContext():
+        await run_migrations(config=tortoise_config(settings), progress=progress)
+    return applied
+
+
+async def ensure_migrated(settings: Settings) -> None:
+    """Refuse an unmigrated database; an embedded SQLite file is migrated in place."""
+    pending = await pending_migrations(settings)
+    if not pending:
+        return
+    if settings.is_sqlite:
+        await migrate(settings)
+        return
+    target = urlsplit(settings.database_url)
+    raise DatabaseNotMigratedError(
+        f"the database {target.hostname}{target.path} has {len(pending)} unapplied "
+        f"migration(s) ({', '.join(pending)}): run `mailbeacon migrate` first"
+    )
+
+
+@asynccontextmanager
+async def open_orm(settings: Settings, *, global_fallback: bool = True) -> AsyncIterator[TortoiseContext]:
+    """Open Tortoise for this process (or this worker loop) and close it afterwards.
+
+    ``global_fallback`` makes the context visible from every task, which the ASGI
+    server needs (its lifespan runs in another task than requests). Only one such
+    context may exist per process; worker loops open theirs without it.
+    """
+    ctx = await Tortoise.init(
+        config=tortoise_config(settings), _enable_global_fallback=global_fallback
+    )
+    try:
+        yield ctx
+    finally:
+        await ctx.close_connections()

@@ -1,0 +1,84 @@
+"""One error tree for mailbeacon, each error with a stable machine-readable code.
+
+Expected errors (bad input, missing permission) reach GraphQL clients as
+``UserError`` entries or as errors with ``extensions.code``; anything else is
+masked and logged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "MailbeaconError",
+    "SettingsError",
+    "DatabaseNotMigratedError",
+    "UnauthenticatedError",
+    "ForbiddenError",
+    "NotFoundError",
+    "ValidationError",
+    "TemplateError",
+    "NotImplementedYetError",
+    "UnknownHookError",
+]
+
+
+class MailbeaconError(Exception):
+    """Base of every error mailbeacon raises on purpose."""
+
+    code = "INTERNAL"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class SettingsError(MailbeaconError):
+    """The environment does not describe a runnable configuration."""
+
+    code = "BAD_SETTINGS"
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("invalid settings:\n  - " + "\n  - ".join(self.problems))
+
+
+class DatabaseNotMigratedError(MailbeaconError):
+    code = "DATABASE_NOT_MIGRATED"
+
+
+class UnauthenticatedError(MailbeaconError):
+    code = "UNAUTHENTICATED"
+
+    def __init__(self, message: str = "a valid API token is required") -> None:
+        super().__init__(message)
+
+
+class ForbiddenError(MailbeaconError):
+    code = "FORBIDDEN"
+
+
+class NotFoundError(MailbeaconError):
+    code = "NOT_FOUND"
+
+
+class ValidationError(MailbeaconError):
+    code = "INVALID_INPUT"
+
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None) -> None:
+        super().__init__(message, field=field)
+        if code:
+            self.code = code
+
+
+class TemplateError(ValidationError):
+    code = "TEMPLATE_ERROR"
+
+
+class NotImplementedYetError(MailbeaconError):
+    code = "NOT_IMPLEMENTED"
+
+
+class UnknownHookError(MailbeaconError):
+    code = "UNKNOWN_HOOK"

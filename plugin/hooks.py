@@ -1,0 +1,162 @@
+"""The hook registry through which a host CRM (and mailbeacon's own modules) plug in.
+
+Modelled on Wagtail's hooks: a registry of name -> ordered handlers and a
+``register`` decorator. Unlike Wagtail, every hook name is declared with a typed
+signature (``HOOK_SPECS``) and an unknown name fails at once, so a typo cannot
+silently never run. Registering does no I/O: handlers run only when called.
+
+Hook grammar: ``before_*`` / ``after_*`` wrap an action; ``resolve_*`` and
+``authenticate_*`` answer a question (the first non-None answer wins).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from plugin.errors import UnknownHookError
+
+if TYPE_CHECKING:
+    from starlette.requests import HTTPConnection
+
+    from plugin.accounts.models import User
+
+__all__ = [
+    "HOOK_SPECS",
+    "HookRegistry",
+    "OutgoingEmail",
+    "RecordedEvent",
+    "registry",
+    "register",
+]
+
+
+@dataclass
+class OutgoingEmail:
+    """What ``before_email_sent`` handlers see and may restrict.
+
+    ``switch_off_tracking`` is how a handler (the consent module, a host policy)
+    turns tracking off for one recipient, with a reason the user will read.
+    """
+
+    sender_id: int
+    recipients: list[str]
+    per_recipient: bool
+    track_opens: bool
+    track_links: bool
+    untracked: dict[str, str] = field(default_factory=dict)  # recipient -> reason
+
+    def switch_off_tracking(self, recipient: str, reason: str) -> None:
+        self.untracked.setdefault(recipient, reason)
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """What ``after_tracking_event`` handlers receive once an event is committed."""
+
+    event_id: str
+    user_id: int
+    email_id: int
+    kind: str
+    source: str
+    counted: bool
+    url: str | None
+    recipient: str | None
+
+
+class AuthenticateRequest(Protocol):
+    def __call__(self, connection: HTTPConnection, token: str | None) -> Awaitable[User | None]: ...
+
+
+class ResolveRecipientCountry(Protocol):
+    def __call__(self, email: str) -> Awaitable[str | None] | str | None: ...
+
+
+class BeforeEmailSent(Protocol):
+    def __call__(self, email: OutgoingEmail) -> Awaitable[None] | None: ...
+
+
+class AfterEmailSent(Protocol):
+    def __call__(self, email_id: int, message_id: str | None) -> Awaitable[None] | None: ...
+
+
+class AfterTrackingEvent(Protocol):
+    def __call__(self, event: RecordedEvent) -> Awaitable[None] | None: ...
+
+
+HOOK_SPECS: dict[str, type] = {
+    # The host answers who a request is (return a User) or None to fall back to API tokens.
+    "authenticate_request": AuthenticateRequest,
+    # The host knows the contact's country (ISO 3166 alpha-2), or None.
+    "resolve_recipient_country": ResolveRecipientCountry,
+    "before_email_sent": BeforeEmailSent,
+    "after_email_sent": AfterEmailSent,
+    "after_tracking_event": AfterTrackingEvent,
+}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class HookRegistry:
+    """Ordered handlers per declared hook name."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, list[Callable[..., Any]]] = {name: [] for name in HOOK_SPECS}
+
+    def _check(self, name: str) -> None:
+        if name not in HOOK_SPECS:
+            known = ", ".join(sorted(HOOK_SPECS))
+            raise UnknownHookError(f"unknown hook {name!r}; known hooks: {known}")
+
+    def register(self, name: str, fn: F | None = None, *, order: int = 0) -> Any:
+        """Register ``fn`` for ``name``; usable as ``@register("name")`` too."""
+        self._check(name)
+
+        def decorator(handler: F) -> F:
+            if not callable(handler):
+                raise TypeError(f"hook {name!r} needs a callable, got {handler!r}")
+            handler._mb_hook_order = order  # type: ignore[attr-defined]
+            handlers = self._handlers[name]
+            handlers.append(handler)
+            # Stable sort: equal orders keep registration order.
+            handlers.sort(key=lambda h: getattr(h, "_mb_hook_order", 0))
+            return handler
+
+        return decorator(fn) if fn is not None else decorator
+
+    def get_hooks(self, name: str) -> list[Callable[..., Any]]:
+        self._check(name)
+        return list(self._handlers[name])
+
+    async def call_all(self, name: str, *args: Any) -> None:
+        """Run every handler in order (``before_*``/``after_*`` hooks)."""
+        for handler in self.get_hooks(name):
+            result = handler(*args)
+            if inspect.isawaitable(result):
+                await result
+
+    async def first_answer(self, name: str, *args: Any) -> Any:
+        """Run handlers in order and return the first non-None answer."""
+        for handler in self.get_hooks(name):
+            result = handler(*args)
+            if inspect.isawaitable(result):
+                result = await result
+            if result is not None:
+                return result
+        return None
+
+    @contextmanager
+    def registered(self, name: str, fn: Callable[..., Any]) -> Iterator[None]:
+        """Register ``fn`` for the duration of a block (tests, temporary host policies)."""
+        self.register(name, fn)
+        try:
+            yield
+        finally:
+            self._handlers[name].remove(fn)
+
+
+registry = HookRegistry()
+register = registry.register

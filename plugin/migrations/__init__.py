@@ -1,0 +1,1 @@
+"""Tortoise native migrations (operations, not SQL: they run on SQLite and PostgreSQL)."""

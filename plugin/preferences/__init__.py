@@ -1,0 +1,1 @@
+"""Per-user tracking preferences and compose defaults."""

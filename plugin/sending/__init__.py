@@ -1,0 +1,1 @@
+"""Sending tracked mail: drafts, instrumentation per copy, SMTP delivery."""

@@ -1,0 +1,78 @@
+"""Reading sent emails, always scoped to their owner: another user's email does not exist."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from tortoise.expressions import Q
+
+from plugin.sending.models import SentEmail
+
+__all__ = ["EmailFilter", "EmailPage", "get_email", "list_emails"]
+
+
+@dataclass(frozen=True)
+class EmailFilter:
+    tracked: bool | None = None
+    opened: bool | None = None
+    clicked: bool | None = None
+    search: str | None = None
+    sent_after: datetime | None = None
+    sent_before: datetime | None = None
+
+
+@dataclass(frozen=True)
+class EmailPage:
+    emails: list[SentEmail]
+    has_next_page: bool
+    total_count: int
+
+
+async def get_email(owner_id: int, email_id: str | int) -> SentEmail | None:
+    """The owner's email with that id, or None (for a foreign, unknown or malformed id alike)."""
+    try:
+        key = int(email_id)
+    except (TypeError, ValueError):
+        return None
+    if not 0 < key < 2**63:
+        return None
+    return await SentEmail.get_or_none(id=key, user_id=owner_id)
+
+
+def _filtered(owner_id: int, flt: EmailFilter) -> Q:
+    q = Q(user_id=owner_id)
+    if flt.tracked is True:
+        q &= Q(track_opens=True) | Q(track_links=True)
+    elif flt.tracked is False:
+        q &= Q(track_opens=False, track_links=False)
+    if flt.opened is not None:
+        q &= Q(open_count__gt=0) if flt.opened else Q(open_count=0)
+    if flt.clicked is not None:
+        q &= Q(click_count__gt=0) if flt.clicked else Q(click_count=0)
+    if flt.search and flt.search.strip():
+        q &= Q(search_text__contains=flt.search.strip().lower())
+    # The date range is on the send time; a mail still queued counts by its creation.
+    if flt.sent_after is not None:
+        q &= Q(sent_at__gte=flt.sent_after) | Q(sent_at__isnull=True, created_at__gte=flt.sent_after)
+    if flt.sent_before is not None:
+        q &= Q(sent_at__lt=flt.sent_before) | Q(sent_at__isnull=True, created_at__lt=flt.sent_before)
+    return q
+
+
+async def list_emails(
+    owner_id: int,
+    flt: EmailFilter,
+    *,
+    first: int,
+    after: tuple[datetime, int] | None = None,
+) -> EmailPage:
+    """Newest first by creation time, then id, so back-to-back sends keep their order."""
+    base = _filtered(owner_id, flt)
+    query = SentEmail.filter(base)
+    if after is not None:
+        when, row_id = after
+        query = query.filter(Q(created_at__lt=when) | Q(created_at=when, id__lt=row_id))
+    rows = await query.order_by("-created_at", "-id").limit(first + 1)
+    total = await SentEmail.filter(base).count()
+    return EmailPage(emails=rows[:first], has_next_page=len(rows) > first, total_count=total)

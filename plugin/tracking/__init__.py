@@ -1,0 +1,1 @@
+"""The tracking hot path, tokens, instrumentation and people-versus-machines classification."""

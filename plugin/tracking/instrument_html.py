@@ -1,0 +1,322 @@
+"""Open pixel, tracked links and honeypot for HTML email bodies, by splicing.
+
+The input is never re-serialized: :mod:`plugin.tracking.html_scanner` finds
+tags and attribute positions in the original string, and the only bytes that
+change are rewritten ``href`` values, the inserted pixel and honeypot, the
+removed ``data-mb-no-track`` attributes, and our own pixels (dropped) found in
+a quoted earlier tracked email.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from plugin.tracking.html_scanner import (
+    Tag,
+    attr_value,
+    element_text,
+    escape_attr,
+    iter_tags,
+)
+from plugin.tracking.tokens import ClickToken, OpenToken, TrackingUrls
+
+__all__ = [
+    "NO_TRACK_ATTR",
+    "HtmlInstrumentOptions",
+    "LinkRegistry",
+    "SimpleLinkRegistry",
+    "is_unsubscribe_text",
+    "is_unsubscribe_url",
+    "honeypot_markup",
+    "instrument_html",
+    "pixel_markup",
+]
+
+NO_TRACK_ATTR = "data-mb-no-track"
+"""Put this attribute on a link to keep it untracked; it is removed on sending."""
+
+_HTTP = re.compile(r"https?://", re.IGNORECASE)
+_KEPT_ATTRS = frozenset({"href", "src", "alt", "title", NO_TRACK_ATTR})
+_HTML_OR_HEAD = re.compile(r"<(?:html|head)[\t\n\f\r />]", re.IGNORECASE)
+
+
+_UNSUBSCRIBE_URL = re.compile(r"unsubscribe|opt[-_]?out", re.IGNORECASE)
+# Link texts that mean "unsubscribe" in the languages our users write in most;
+# casefolded, so "Désinscription" and "DÉSINSCRIRE" both match "désinscri".
+_UNSUBSCRIBE_WORDS = (
+    "unsubscribe",
+    "opt out",
+    "opt-out",
+    "abmelden",
+    "désinscri",
+    "desinscri",
+    "disiscri",
+    "darse de baja",
+    "afmelden",
+)
+
+
+def is_unsubscribe_url(url: str) -> bool:
+    """True when a URL looks like an unsubscribe link (never tracked: people expect that)."""
+    return _UNSUBSCRIBE_URL.search(url) is not None
+
+
+def is_unsubscribe_text(text: str) -> bool:
+    """True when a link's text says unsubscribe / opt out in one of a few languages."""
+    folded = " ".join(text.casefold().split())
+    return any(word in folded for word in _UNSUBSCRIBE_WORDS)
+
+
+class LinkRegistry(Protocol):
+    """The tracking URLs of one sent copy, as the sender provides them."""
+
+    def open_url(self) -> str:
+        """Return the open-pixel URL."""
+        ...
+
+    def click_url(self, destination: str) -> str:
+        """Return the tracked URL for a real link (or ``destination`` itself if untrackable)."""
+        ...
+
+    def honeypot_url(self) -> str:
+        """Return the tracked URL of the hidden honeypot link."""
+        ...
+
+    def untrack(self, url: str) -> str | None:
+        """Our tracked URL -> its destination; our pixel (or honeypot) URL -> ""; else None."""
+        ...
+
+
+class SimpleLinkRegistry:
+    """A LinkRegistry over TrackingUrls for the copy ``copy_id``.
+
+    Distinct destinations are numbered 1..n in order of first appearance
+    (index 0 is the honeypot). Pass the same ``indexes`` dict to the
+    registries of every per-recipient copy of one email so a destination gets
+    the same index in all of them. ``destinations`` lists, in order, the
+    (index, destination) pairs this copy used: the rows to store as tracked
+    links. A destination that cannot be tracked (index beyond 65535, or too
+    long for a token) is returned as is, i.e. left untracked.
+    """
+
+    def __init__(
+        self,
+        urls: TrackingUrls,
+        copy_id: bytes,
+        *,
+        indexes: dict[str, int] | None = None,
+        honeypot_destination: str = "",
+    ) -> None:
+        self.urls = urls
+        self.copy_id = copy_id
+        self.indexes: dict[str, int] = {} if indexes is None else indexes
+        self.honeypot_destination = honeypot_destination
+        self._tracked: dict[str, str] = {}
+        self._used: dict[str, int] = {}
+        self._prefix = urls.public_url.casefold() + "/t/"
+
+    @property
+    def destinations(self) -> list[tuple[int, str]]:
+        """The (index, destination) pairs this copy tracked, in order of first appearance."""
+        return [(index, destination) for destination, index in self._used.items()]
+
+    def open_url(self) -> str:
+        """Return the open-pixel URL of this copy."""
+        return self.urls.open_url(self.copy_id)
+
+    def click_url(self, destination: str) -> str:
+        """Return the tracked URL of ``destination`` (the same one each time)."""
+        tracked = self._tracked.get(destination)
+        if tracked is not None:
+            return tracked
+        index = self.indexes.get(destination)
+        if index is None:
+            index = max(self.indexes.values(), default=0) + 1
+        try:
+            tracked = self.urls.click_url(self.copy_id, index, destination)
+        except ValueError:
+            return destination
+        self.indexes.setdefault(destination, index)
+        self._used.setdefault(destination, index)
+        self._tracked[destination] = tracked
+        return tracked
+
+    def honeypot_url(self) -> str:
+        """Return the tracked URL of this copy's honeypot link."""
+        return self.urls.click_url(self.copy_id, 0, self.honeypot_destination, honeypot=True)
+
+    def untrack(self, url: str) -> str | None:
+        """Map any of our tracking URLs (any copy, any listed key) back; see LinkRegistry."""
+        # A cheap prefix test first: most URLs in an email are not ours.
+        if not url[: len(self._prefix)].casefold() == self._prefix:
+            return None
+        token = self.urls.parse(url)
+        if isinstance(token, OpenToken):
+            return ""
+        if isinstance(token, ClickToken):
+            return "" if token.honeypot else token.destination
+        return None
+
+
+@dataclass(frozen=True)
+class HtmlInstrumentOptions:
+    """What to do to one HTML body."""
+
+    track_opens: bool
+    track_links: bool
+    pixel_position: Literal["bottom", "top"] = "bottom"
+    skip_unsubscribe_links: bool = True
+    honeypot: bool = True
+    """Add the hidden honeypot link (only when tracking links)."""
+
+
+def pixel_markup(url: str) -> str:
+    """Return the open-pixel ``<img>`` for ``url`` (display-safe: 1x1, no border, no gap)."""
+    return (
+        f'<img src="{escape_attr(url, chr(34))}" width="1" height="1" alt="" border="0" '
+        'style="display:block;width:1px;height:1px;border:0;margin:0;padding:0;" />'
+    )
+
+
+def honeypot_markup(url: str) -> str:
+    """Return the honeypot link: no text, hidden from people and assistive technology."""
+    return (
+        f'<a href="{escape_attr(url, chr(34))}" style="display:none !important;" '
+        'aria-hidden="true" tabindex="-1"></a>'
+    )
+
+
+class _Instrumenter:
+    def __init__(self, html: str, links: LinkRegistry, options: HtmlInstrumentOptions) -> None:
+        self.html = html
+        self.links = links
+        self.options = options
+        self.edits: list[tuple[int, int, str]] = []
+
+    def link(self, tag: Tag) -> None:
+        html = self.html
+        href = tag.attr("href")
+        no_track = tag.attr(NO_TRACK_ATTR)
+        if no_track is not None:
+            self.edits.append((no_track.start, no_track.end, ""))
+        if href is None or href.value_start < 0:
+            return
+        url = attr_value(html, href)
+        if not _HTTP.match(url):
+            return
+        changed = False
+        original = self.links.untrack(url)
+        if original == "":
+            self.drop_empty_anchor(tag)  # the honeypot of a quoted tracked email
+            return
+        if original is not None:
+            url, changed = original, True
+        if (
+            self.options.track_links
+            and no_track is None
+            and _HTTP.match(url)
+            and not self.is_unsubscribe(tag, url)
+        ):
+            tracked = self.links.click_url(url)
+            changed = changed or tracked != url
+            url = tracked
+        if changed:
+            self.edits.append((href.value_start, href.value_end, escape_attr(url, href.quote)))
+
+    def is_unsubscribe(self, tag: Tag, url: str) -> bool:
+        if not self.options.skip_unsubscribe_links:
+            return False
+        if is_unsubscribe_url(url):
+            return True
+        alt = tag.attr("alt") or tag.attr("title")
+        if alt is not None and alt.value_start >= 0 and is_unsubscribe_text(attr_value(self.html, alt)):
+            return True
+        return tag.name != "area" and is_unsubscribe_text(element_text(self.html, tag)[0])
+
+    def drop_empty_anchor(self, tag: Tag) -> None:
+        if tag.name != "a":
+            return
+        text, end = element_text(self.html, tag)
+        if end >= 0 and not text.strip() and "<img" not in self.html[tag.end : end].lower():
+            self.edits.append((tag.start, end, ""))
+
+    def image(self, tag: Tag) -> None:
+        src = tag.attr("src")
+        if src is None or src.value_start < 0:
+            return
+        url = attr_value(self.html, src)
+        if _HTTP.match(url) and self.links.untrack(url) == "":
+            self.edits.append((tag.start, tag.end, ""))  # our own pixel, quoted in a reply
+
+    def run(self) -> str:
+        html, options = self.html, self.options
+        body_open = body_close = -1
+        for tag in iter_tags(html, keep=_KEPT_ATTRS):
+            name = tag.name
+            if name == "a" or name == "area" or name.startswith("v:"):
+                self.link(tag)
+            elif name == "img":
+                self.image(tag)
+            elif tag.conditional:
+                continue  # a <body> only Outlook sees is no anchor for the pixel
+            elif name == "body":
+                if body_open < 0:
+                    body_open = tag.end
+            elif name == "/body":
+                body_close = tag.start
+        inserted = ""
+        if options.track_opens:
+            inserted += pixel_markup(self.links.open_url())
+        if options.track_links and options.honeypot:
+            inserted += honeypot_markup(self.links.honeypot_url())
+        if inserted:
+            self.edits.append((self.insert_at(body_open, body_close), -1, inserted))
+        return self.splice()
+
+    def insert_at(self, body_open: int, body_close: int) -> int:
+        html = self.html
+        if self.options.pixel_position == "top":
+            if body_open >= 0:
+                return body_open
+            if _HTML_OR_HEAD.search(html) is None:
+                return 0  # a fragment: its start is the top
+        if body_close >= 0:
+            return body_close
+        return len(html)
+
+    def splice(self) -> str:
+        if not self.edits:
+            return self.html
+        # Insertions carry end=-1: they sort before a removal starting at the same place.
+        self.edits.sort(key=lambda edit: (edit[0], edit[1]))
+        parts: list[str] = []
+        pos = 0
+        for start, end, text in self.edits:
+            if start < pos:
+                continue  # overlapping edits cannot happen; never corrupt if they do
+            parts.append(self.html[pos:start])
+            parts.append(text)
+            pos = start if end < 0 else end
+        parts.append(self.html[pos:])
+        return "".join(parts)
+
+
+def instrument_html(html: str, links: LinkRegistry, options: HtmlInstrumentOptions) -> str:
+    """Return ``html`` with tracking added as ``options`` say and our old tracking removed.
+
+    - Open pixel (``track_opens``) just before the last ``</body>`` (or the end
+      of a fragment), or right after ``<body ...>`` with ``pixel_position="top"``.
+    - Every http(s) ``href`` of ``<a>``, ``<area>`` and VML ``<v:*>`` tags
+      (also inside Outlook conditional comments) replaced by
+      ``links.click_url(destination)`` (``track_links``), except links marked
+      ``data-mb-no-track`` (the attribute is removed) and, with
+      ``skip_unsubscribe_links``, unsubscribe links.
+    - A hidden honeypot link next to the pixel (``track_links`` and ``honeypot``).
+    - Always: our own pixels are dropped and our own tracked links turned back
+      into their destinations (then tracked anew if ``track_links``).
+
+    Every other byte is kept as it was. Never raises on malformed HTML.
+    """
+    return _Instrumenter(html, links, options).run()

@@ -1,0 +1,1 @@
+"""Dramatiq broker, middleware and actors: recording, notifications, sending, purge."""

@@ -1,0 +1,1 @@
+"""Actors: thin wrappers that call one service each."""

@@ -1,0 +1,19 @@
+"""Record when an API token was last used, off the request path."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import dramatiq
+
+from plugin.accounts.models import ApiToken
+
+__all__ = ["touch_token"]
+
+
+@dramatiq.actor(queue_name="housekeeping", max_retries=3, min_backoff=500, max_backoff=10_000)
+async def touch_token(token_id: int, seen_at: str) -> None:
+    """Set last_seen_at, never moving it backwards (messages may arrive out of order)."""
+    when = datetime.fromisoformat(seen_at)
+    await ApiToken.filter(id=token_id).filter(last_seen_at__isnull=True).update(last_seen_at=when)
+    await ApiToken.filter(id=token_id, last_seen_at__lt=when).update(last_seen_at=when)

@@ -1,0 +1,51 @@
+"""The Dramatiq broker chosen by settings: Redis (distributed) or in-process (embedded).
+
+Dramatiq binds actors to the broker that is current when their module is
+imported, so ``configure_broker`` must run before ``load_actors``.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import AsyncIO
+
+from plugin.settings import Settings
+from workers.middleware import OrmMiddleware
+
+__all__ = ["configure_broker", "load_actors", "ACTOR_MODULES"]
+
+ACTOR_MODULES = [
+    "workers.actors.tokens",
+]
+
+
+def configure_broker(settings: Settings) -> dramatiq.Broker:
+    """Create the broker for these settings and make it Dramatiq's global broker."""
+    broker: dramatiq.Broker
+    if settings.redis_url:
+        broker = RedisBroker(url=settings.redis_url, namespace=f"{settings.redis_prefix}:dramatiq")
+    else:
+        broker = StubBroker()
+        broker.emit_after("process_boot")
+    broker.add_middleware(AsyncIO())
+    # After AsyncIO: the ORM is opened on the worker's event-loop thread.
+    broker.add_middleware(OrmMiddleware(settings))
+    dramatiq.set_broker(broker)
+    return broker
+
+
+def load_actors() -> None:
+    """Import every actor module so that its actors are declared on the current broker."""
+    broker = dramatiq.get_broker()
+    for module_name in ACTOR_MODULES:
+        module = importlib.import_module(module_name)
+        # Re-declare on the current broker when a module was imported under an earlier one
+        # (tests configure several brokers in one process).
+        for value in vars(module).values():
+            if isinstance(value, dramatiq.Actor) and value.broker is not broker:
+                value.broker = broker
+                broker.declare_actor(value)

@@ -1,0 +1,56 @@
+"""Dramatiq middleware that opens Tortoise on the worker's own event loop.
+
+Async actors run on one event-loop thread per worker process (the AsyncIO
+middleware). Tortoise connections belong to the loop that made them, so the
+worker opens its own context there, without the process-wide global fallback
+that the ASGI app may already hold, and enters it in every worker thread:
+``run_coroutine_threadsafe`` copies the thread's contextvars into the actor task.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import dramatiq
+from dramatiq.asyncio import get_event_loop_thread
+from dramatiq.middleware import Middleware
+from tortoise.context import TortoiseContext
+
+from plugin.db import tortoise_config
+from plugin.settings import Settings
+
+__all__ = ["OrmMiddleware"]
+
+log = logging.getLogger(__name__)
+
+
+class OrmMiddleware(Middleware):
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.ctx: TortoiseContext | None = None
+
+    def before_worker_boot(self, broker: dramatiq.Broker, worker: Any) -> None:
+        # Not after_worker_boot: worker threads start consuming before that fires.
+        ctx = TortoiseContext()
+        config = tortoise_config(self.settings)
+
+        async def init() -> None:
+            with ctx:
+                await ctx.init(config=config)
+
+        get_event_loop_thread().run_coroutine(init())
+        self.ctx = ctx
+
+    def after_worker_thread_boot(self, broker: dramatiq.Broker, thread: Any) -> None:
+        if self.ctx is not None:
+            self.ctx.__enter__()
+
+    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: Any) -> None:
+        if self.ctx is None:
+            return
+        ctx = self.ctx
+        try:
+            get_event_loop_thread().run_coroutine(ctx.close_connections())
+        except Exception:  # shutting down: log and go on
+            log.exception("closing the worker's database connections failed")
