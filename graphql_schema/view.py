@@ -79,6 +79,13 @@ class GraphQLEndpoint(GraphQL):
                 413, "REQUEST_TOO_LARGE", f"the request body exceeds {self.max_request_bytes} bytes"
             )(scope, receive, send)
             return
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            await _error_response(400, "BAD_REQUEST", "the request body is not valid UTF-8")(
+                scope, receive, send
+            )
+            return
         token = bearer_token(request.headers.get("authorization"))
         user = await authenticate(request, token)
         if user is None:

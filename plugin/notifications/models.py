@@ -32,7 +32,7 @@ class Notification(Model):
     kind = fields.CharEnumField(NotificationKind, max_length=12)
     url = fields.TextField(null=True)
     # Per-recipient copies only: who caused it, so erasure can find it.
-    recipient = fields.CharField(max_length=254, null=True, index=True)
+    recipient = fields.CharField(max_length=254, null=True, db_index=True)
     count = fields.IntField(default=1)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField()
@@ -40,4 +40,4 @@ class Notification(Model):
 
     class Meta:
         table = "mb_notification"
-        indexes = (("user", "read_at"), ("user", "updated_at"), ("email", "kind", "read_at"))
+        indexes = (("user_id", "read_at"), ("user_id", "updated_at"), ("email_id", "kind", "read_at"))

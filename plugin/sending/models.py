@@ -54,7 +54,7 @@ class SentEmail(Model):
     class Meta:
         table = "mb_sent_email"
         unique_together = (("user", "idempotency_key"),)
-        indexes = (("user", "created_at"),)
+        indexes = (("user_id", "created_at"),)
 
     @property
     def tracked(self) -> bool:
@@ -71,7 +71,7 @@ class EmailCopy(Model):
     # Random identifier carried (signed) in tracking tokens; never a database id.
     public_id = fields.CharField(max_length=24, unique=True)
     # Set only for per-recipient copies: the normalized address this copy went to.
-    recipient = fields.CharField(max_length=254, null=True, index=True)
+    recipient = fields.CharField(max_length=254, null=True, db_index=True)
     envelope_to = fields.JSONField(default=list)
     track_opens = fields.BooleanField(default=False)
     track_links = fields.BooleanField(default=False)

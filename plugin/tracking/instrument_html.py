@@ -54,6 +54,8 @@ _UNSUBSCRIBE_WORDS = (
     "desinscri",
     "disiscri",
     "darse de baja",
+    "désabonn",
+    "desabonn",
     "afmelden",
 )
 

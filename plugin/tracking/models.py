@@ -47,7 +47,7 @@ class TrackingEvent(Model):
     duplicate = fields.BooleanField(default=False)
     honeypot = fields.BooleanField(default=False)
     # Per-recipient copies only: the normalized recipient address.
-    recipient = fields.CharField(max_length=254, null=True, index=True)
+    recipient = fields.CharField(max_length=254, null=True, db_index=True)
     occurred_at = fields.DatetimeField()
     method = fields.CharField(max_length=8)
     user_agent = fields.CharField(max_length=512, default="")
@@ -58,4 +58,4 @@ class TrackingEvent(Model):
 
     class Meta:
         table = "mb_tracking_event"
-        indexes = (("email", "occurred_at"), ("copy", "client_hash"), ("user", "occurred_at"))
+        indexes = (("email_id", "occurred_at"), ("copy_id", "client_hash"), ("user_id", "occurred_at"))

@@ -95,7 +95,7 @@ class Migration(migrations.Migration):
                 ('first_clicked_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('last_clicked_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'mb_sent_email', 'app': 'models', 'unique_together': (('user', 'idempotency_key'),), 'indexes': [Index(fields=['user', 'created_at'])], 'pk_attr': 'id'},
+            options={'table': 'mb_sent_email', 'app': 'models', 'unique_together': (('user', 'idempotency_key'),), 'indexes': [Index(fields=['user_id', 'created_at'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -146,7 +146,7 @@ class Migration(migrations.Migration):
                 ('updated_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
                 ('read_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'mb_notification', 'app': 'models', 'indexes': [Index(fields=['user', 'read_at']), Index(fields=['user', 'updated_at']), Index(fields=['email', 'kind', 'read_at'])], 'pk_attr': 'id'},
+            options={'table': 'mb_notification', 'app': 'models', 'indexes': [Index(fields=['user_id', 'read_at']), Index(fields=['user_id', 'updated_at']), Index(fields=['email_id', 'kind', 'read_at'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -171,7 +171,7 @@ class Migration(migrations.Migration):
                 ('client_prefix', fields.CharField(default='', max_length=50)),
                 ('notified', fields.BooleanField(default=False)),
             ],
-            options={'table': 'mb_tracking_event', 'app': 'models', 'indexes': [Index(fields=['email', 'occurred_at']), Index(fields=['copy', 'client_hash']), Index(fields=['user', 'occurred_at'])], 'pk_attr': 'id'},
+            options={'table': 'mb_tracking_event', 'app': 'models', 'indexes': [Index(fields=['email_id', 'occurred_at']), Index(fields=['copy_id', 'client_hash']), Index(fields=['user_id', 'occurred_at'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(

@@ -1,0 +1,46 @@
+# mailbeacon: `make run` serves the embedded default, `make test` runs the suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The install is redone only when pyproject.toml changes.
+STAMP := $(VENV)/.installed
+
+.PHONY: run test test-sqlite test-postgres lint schema migrations bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/mailbeacon serve
+
+test: $(STAMP)
+	$(MAKE) --no-print-directory test-sqlite test-postgres
+
+test-sqlite: $(STAMP)
+	MAILBEACON_TEST_DB=sqlite $(BIN)/pytest -q
+
+test-postgres: $(STAMP)
+	MAILBEACON_TEST_DB=postgres $(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy plugin graphql_schema workers consent
+
+schema: $(STAMP)
+	$(BIN)/mailbeacon schema --output schema.graphql
+
+# Regenerate the migration from the models (tortoise's native migrations).
+migrations: $(STAMP)
+	MAILBEACON_DATA_DIR=$$(mktemp -d) $(BIN)/tortoise -c plugin.db.TORTOISE_ORM makemigrations
+
+bench: $(STAMP)
+	$(BIN)/pip install --quiet -e ".[test,bench]"
+	$(BIN)/python bench/bench_instrument.py
+
+clean:
+	rm -rf $(VENV) var build *.egg-info

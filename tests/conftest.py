@@ -1,0 +1,214 @@
+"""Test fixtures: a private database (SQLite or PostgreSQL), a Redis key prefix, a live server.
+
+``MAILBEACON_TEST_DB=postgres`` runs the suite against PostgreSQL (127.0.0.1:5432);
+the default is an SQLite file. Every run makes its own database and Redis prefix
+and removes them afterwards, so runs never collide.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import socket
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dramatiq
+import httpx
+import pytest
+from dramatiq.brokers.stub import StubBroker
+
+# Actor modules imported by tests before the app starts must not make Dramatiq
+# build its default (RabbitMQ) broker; the app re-declares them on its own broker.
+dramatiq.set_broker(StubBroker())
+
+PG_ADMIN_DSN = os.environ.get("MAILBEACON_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("MAILBEACON_TEST_REDIS", "redis://127.0.0.1:6379/0")
+RUN_ID = uuid.uuid4().hex[:10]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def backend() -> str:
+    return os.environ.get("MAILBEACON_TEST_DB", "sqlite")
+
+
+@dataclass
+class TestDatabase:
+    url: str
+    name: str | None  # the PostgreSQL database to drop, if any
+
+
+async def _create_pg_database(name: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+async def _drop_pg_database(name: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("mailbeacon-data")
+
+
+@pytest.fixture(scope="session")
+async def test_database(data_dir: Path) -> AsyncIterator[TestDatabase]:
+    if backend() == "postgres":
+        name = f"mbtest_{RUN_ID}"
+        await _create_pg_database(name)
+        base = PG_ADMIN_DSN.rsplit("/", 1)[0]
+        yield TestDatabase(url=f"{base}/{name}", name=name)
+        await _drop_pg_database(name)
+    else:
+        yield TestDatabase(url=f"sqlite://{data_dir / 'test.sqlite3'}", name=None)
+
+
+@pytest.fixture(scope="session")
+def server_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def base_env(test_database: TestDatabase, data_dir: Path, server_port: int) -> dict[str, str]:
+    """The MAILBEACON_* environment of this run (embedded mode: no Redis)."""
+    return {
+        "MAILBEACON_ENV": "test",
+        "MAILBEACON_DATA_DIR": str(data_dir),
+        "MAILBEACON_SECRET_KEY": secrets.token_urlsafe(48),
+        "MAILBEACON_DATABASE_URL": test_database.url,
+        "MAILBEACON_PUBLIC_URL": f"http://127.0.0.1:{server_port}",
+        "MAILBEACON_PORT": str(server_port),
+        "MAILBEACON_REDIS_PREFIX": f"mbtest:{RUN_ID}",
+        "MAILBEACON_SCANNER_WINDOW_SECONDS": "10",
+    }
+
+
+@pytest.fixture(scope="session")
+def settings(base_env: dict[str, str]) -> Any:
+    from plugin.settings import load_settings
+
+    return load_settings(base_env)
+
+
+@pytest.fixture(scope="session")
+async def migrated(settings: Any) -> Any:
+    from plugin.db import migrate
+
+    await migrate(settings)
+    return settings
+
+
+@pytest.fixture(scope="session")
+async def server(migrated: Any, server_port: int) -> AsyncIterator[str]:
+    """The real app under uvicorn on the test loop, embedded mode; yields its base URL."""
+    import uvicorn
+
+    from plugin.app import create_app
+
+    app = create_app(migrated)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=server_port, lifespan="on", proxy_headers=False,
+        access_log=False, log_level="warning",
+    )
+    uv_server = uvicorn.Server(config)
+    task = asyncio.create_task(uv_server.serve())
+    for _ in range(500):
+        if uv_server.started or task.done():
+            break
+        await asyncio.sleep(0.01)
+    if task.done():
+        task.result()
+    yield f"http://127.0.0.1:{server_port}"
+    uv_server.should_exit = True
+    await task
+
+
+@pytest.fixture(scope="session")
+async def redis_client() -> AsyncIterator[Any]:
+    """Real Redis; every key this run writes starts with its prefix and is removed at the end."""
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(REDIS_URL)
+    yield client
+    async for key in client.scan_iter(match=f"mbtest:{RUN_ID}*"):
+        await client.delete(key)
+    await client.aclose()
+
+
+@pytest.fixture
+async def http(server: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server, timeout=30) as client:
+        yield client
+
+
+@dataclass
+class ApiUser:
+    id: int
+    email: str
+    token: str
+
+
+UserFactory = Callable[..., Awaitable[ApiUser]]
+
+
+@pytest.fixture
+def make_user(server: str) -> UserFactory:
+    """Create a user with a fresh address and an API token (the ORM is the server's)."""
+    from plugin.accounts.service import create_user, issue_token
+
+    async def factory(*, admin: bool = False, name: str | None = None) -> ApiUser:
+        email = f"user-{uuid.uuid4().hex[:12]}@example.com"
+        user = await create_user(email, name=name, is_admin=admin)
+        return ApiUser(id=user.id, email=user.email, token=await issue_token(user))
+
+    return factory
+
+
+GraphQL = Callable[..., Awaitable[dict[str, Any]]]
+
+
+@pytest.fixture
+def gql(http: httpx.AsyncClient) -> GraphQL:
+    """POST a GraphQL document as a user (or anonymously) and return the JSON answer."""
+
+    async def run(query: str, variables: dict[str, Any] | None = None, *, user: ApiUser | None = None,
+                  headers: dict[str, Any] | None = None) -> dict[str, Any]:
+        all_headers = dict(headers or {})
+        if user is not None:
+            all_headers["Authorization"] = f"Bearer {user.token}"
+        response = await http.post("/graphql", json={"query": query, "variables": variables or {}},
+                                   headers=all_headers)
+        body: dict[str, Any] = response.json()
+        body["_status"] = response.status_code
+        return body
+
+    return run
+
+
+@pytest.fixture
+def corpus_dir() -> Iterator[Path]:
+    path = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+    if not path.exists():  # CI clones main next to a copy of shared/
+        path = Path(os.environ.get("MAILBEACON_CORPUS", "../shared/corpus")).resolve()
+    yield path
