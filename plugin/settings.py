@@ -10,7 +10,7 @@ import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -61,7 +61,7 @@ class Settings:
     graphql_max_query_bytes: int = 100_000
     # Consent (DESIGN §3).
     company_country: str | None = None
-    consent_policies: Mapping[str, str] = field(default_factory=dict)
+    consent_policies: tuple[tuple[str, str], ...] = ()  # (region, policy) pairs; hashable
     unknown_policy: str | None = None
     consent_text_version: str = "2026-11"
     event_retention_days: int = 365
@@ -140,7 +140,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     )
     if settings.unknown_policy not in (None, "opt-in", "opt-out", "none"):
         reader.problem("UNKNOWN_POLICY", "must be opt-in, opt-out or none")
-    for region, policy in settings.consent_policies.items():
+    for region, policy in settings.consent_policies:
         if policy not in ("opt-in", "opt-out", "none"):
             reader.problem("CONSENT_POLICIES", f"{region}: policy must be opt-in, opt-out or none")
     if settings.company_country and len(settings.company_country) != 2:
@@ -261,7 +261,7 @@ class _Reader:
                 self.problem(name, f"has an invalid address or network {item!r}")
         return tuple(networks)
 
-    def mapping(self, name: str, default: str) -> dict[str, str]:
+    def mapping(self, name: str, default: str) -> tuple[tuple[str, str], ...]:
         result: dict[str, str] = {}
         for item in self.text(name, default).split(","):
             if not item.strip():
@@ -271,4 +271,4 @@ class _Reader:
                 self.problem(name, f"entries must look like REGION=policy (got {item.strip()!r})")
                 continue
             result[key.strip().upper()] = value.strip().lower()
-        return result
+        return tuple(result.items())

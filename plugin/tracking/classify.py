@@ -187,7 +187,11 @@ _CATEGORIES = ("human_proxies", "scanners", "headless", "crawlers", "http_librar
 
 @dataclass(frozen=True)
 class UserAgentRules:
-    """One compiled case-insensitive pattern per category of ``user_agents.yaml``."""
+    """One compiled pattern per category of ``user_agents.yaml``.
+
+    Each pattern is meant for a lowercased UA (see :meth:`matches`), which makes
+    the match case-insensitive.
+    """
 
     human_proxies: re.Pattern[str]
     scanners: re.Pattern[str]
@@ -196,14 +200,21 @@ class UserAgentRules:
     http_libraries: re.Pattern[str]
     prefetchers: re.Pattern[str]
 
+    def matches(self, category: str, ua: str) -> bool:
+        """Whether ``ua`` matches ``category`` (one of the YAML's top-level keys)."""
+        pattern: re.Pattern[str] = getattr(self, category)
+        return pattern.search(ua.lower()) is not None
+
 
 def _compile(category: str, spec: object) -> re.Pattern[str]:
     if not isinstance(spec, dict) or set(spec) - {"contains", "regex"}:
         raise ValueError(f"user_agents.yaml: {category} needs only 'contains' and 'regex' lists")
-    parts = [re.escape(str(text)) for text in spec.get("contains") or ()]
-    parts += [f"(?:{pattern})" for pattern in spec.get("regex") or ()]
+    # Matched against the lowercased UA: literal alternatives without re.IGNORECASE
+    # are several times faster in CPython's engine; regexes keep a scoped (?i:).
+    parts = [re.escape(str(text).lower()) for text in spec.get("contains") or ()]
+    parts += [f"(?i:{pattern})" for pattern in spec.get("regex") or ()]
     # (?!) never matches: an empty category must not match every UA.
-    return re.compile("|".join(parts) or "(?!)", re.IGNORECASE)
+    return re.compile("|".join(parts) or "(?!)")
 
 
 @functools.cache
@@ -218,32 +229,32 @@ def load_user_agent_rules() -> UserAgentRules:
 
 def is_human_proxy(ua: str) -> bool:
     """Whether ``ua`` is an image proxy fetching for a person (Gmail, Yahoo)."""
-    return load_user_agent_rules().human_proxies.search(ua) is not None
+    return load_user_agent_rules().matches("human_proxies", ua)
 
 
 def is_scanner_ua(ua: str) -> bool:
     """Whether ``ua`` names a security gateway or link scanner."""
-    return load_user_agent_rules().scanners.search(ua) is not None
+    return load_user_agent_rules().matches("scanners", ua)
 
 
 def is_headless(ua: str) -> bool:
     """Whether ``ua`` is a program-driven browser (HeadlessChrome, PhantomJS...)."""
-    return load_user_agent_rules().headless.search(ua) is not None
+    return load_user_agent_rules().matches("headless", ua)
 
 
 def is_crawler(ua: str) -> bool:
     """Whether ``ua`` is a search-engine crawler or link-preview fetcher."""
-    return load_user_agent_rules().crawlers.search(ua) is not None
+    return load_user_agent_rules().matches("crawlers", ua)
 
 
 def is_http_library(ua: str) -> bool:
     """Whether ``ua`` is an HTTP client library or command-line tool."""
-    return load_user_agent_rules().http_libraries.search(ua) is not None
+    return load_user_agent_rules().matches("http_libraries", ua)
 
 
 def is_prefetcher(ua: str) -> bool:
     """Whether ``ua`` is a service that fetches mail images with no person looking."""
-    return load_user_agent_rules().prefetchers.search(ua) is not None
+    return load_user_agent_rules().matches("prefetchers", ua)
 
 
 _UA_RULES = (

@@ -11,20 +11,27 @@ side, no CSS/script text, no hidden preheaders, no Outlook-only markup
 
 from __future__ import annotations
 
+import contextlib
 import re
 from html.parser import HTMLParser
 
 __all__ = ["html_to_text"]
 
 _BLOCKS = frozenset(
-    "address article aside blockquote center dd div dl dt figcaption figure footer form "
-    "header main nav p pre section table tbody thead tfoot tr".split()
-)
+    {
+        "address", "article", "aside", "blockquote", "center", "dd", "div", "dl", "dt",
+        "figcaption", "figure", "footer", "form", "header", "main", "nav", "p", "pre",
+        "section", "table", "tbody", "thead", "tfoot", "tr",
+    }
+)  # fmt: skip
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _SKIP = frozenset({"script", "style", "head", "title", "template", "noscript", "object"})
 _VOID = frozenset(
-    "area base br col embed hr img input link meta param source track wbr".split()
-)
+    {
+        "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
+        "source", "track", "wbr",
+    }
+)  # fmt: skip
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 _WS = re.compile(r"[ \t\n\r\f\v\u00a0\u200b\u200c\u200d\u2060\ufeff\u034f]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
@@ -78,8 +85,8 @@ class _TextBuilder(HTMLParser):
             self.text("-" * 20)
             self.newline()
         elif tag in ("ul", "ol"):
+            self.newline(1 if self.lists else 2)  # a blank line around top-level lists
             self.lists.append([1 if tag == "ol" else -1])
-            self.newline()
         elif tag == "li":
             self.newline()
             counter = self.lists[-1] if self.lists else [-1]
@@ -110,6 +117,7 @@ class _TextBuilder(HTMLParser):
             self.pre = max(self.pre - 1, 0)
         elif tag in ("ul", "ol") and self.lists:
             self.lists.pop()
+            self.newline(1 if self.lists else 2)
         if tag in _BLOCKS or tag in _HEADINGS or tag in ("ul", "ol", "li"):
             self.newline(2 if tag in _HEADINGS or tag == "p" else 1)
 
@@ -144,11 +152,10 @@ def _tidy(raw: str) -> str:
 def html_to_text(html: str) -> str:
     """Return a readable plain-text rendering of ``html`` with links as ``text (url)``."""
     builder = _TextBuilder()
-    try:
+    # html.parser is tolerant by design; should it still fail, keep what we have.
+    with contextlib.suppress(Exception):
         builder.feed(html)
         builder.close()
-    except Exception:  # noqa: BLE001 - html.parser is tolerant; keep what we have if not
-        pass
     while builder.links:
         builder.end_link()
     return _tidy("".join(builder.out))

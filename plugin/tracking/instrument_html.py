@@ -27,10 +27,10 @@ __all__ = [
     "HtmlInstrumentOptions",
     "LinkRegistry",
     "SimpleLinkRegistry",
-    "is_unsubscribe_text",
-    "is_unsubscribe_url",
     "honeypot_markup",
     "instrument_html",
+    "is_unsubscribe_text",
+    "is_unsubscribe_url",
     "pixel_markup",
 ]
 
@@ -152,7 +152,7 @@ class SimpleLinkRegistry:
     def untrack(self, url: str) -> str | None:
         """Map any of our tracking URLs (any copy, any listed key) back; see LinkRegistry."""
         # A cheap prefix test first: most URLs in an email are not ours.
-        if not url[: len(self._prefix)].casefold() == self._prefix:
+        if url[: len(self._prefix)].casefold() != self._prefix:
             return None
         token = self.urls.parse(url)
         if isinstance(token, OpenToken):
@@ -233,7 +233,11 @@ class _Instrumenter:
         if is_unsubscribe_url(url):
             return True
         alt = tag.attr("alt") or tag.attr("title")
-        if alt is not None and alt.value_start >= 0 and is_unsubscribe_text(attr_value(self.html, alt)):
+        if (
+            alt is not None
+            and alt.value_start >= 0
+            and is_unsubscribe_text(attr_value(self.html, alt))
+        ):
             return True
         return tag.name != "area" and is_unsubscribe_text(element_text(self.html, tag)[0])
 

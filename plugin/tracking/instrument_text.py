@@ -23,7 +23,7 @@ __all__ = ["find_urls", "instrument_text"]
 # and arrows, which mail clients also leave out of a link. Non-ASCII letters
 # (IDN hosts, accented paths) stay in.
 _URL = re.compile(
-    r"\bhttps?://[^\s<>\"`\u2018-\u201f\u2190-\u21ff\u3000-\u30ff\u4e00-\u9fff\uff00-\uffef]+",
+    r"(?<![A-Za-z0-9+.-])https?://[^\s<>\"`\u2018-\u201f\u2190-\u21ff\u3000-\u30ff\u4e00-\u9fff\uff00-\uffef]+",
     re.IGNORECASE,
 )
 _TRAILING = ".,;:!?'*\u2026"

@@ -7,7 +7,9 @@ database read, and a redirect can only lead to a URL we signed.
 
 Binary layout (then base64url without padding)::
 
-    version(1) | flags(1) | kid(1) | copy_id(12) | [link_index(2, big endian) | destination] | mac(16)
+    version(1) | flags(1) | kid(1) | copy_id(12)
+      | [link_index(2, big endian) | destination]   (click tokens only)
+      | mac(16)
 
 ``flags`` bits: ``KIND_MASK`` (0x0F) is the kind (1 = open, 2 = click);
 ``FLAG_HONEYPOT`` (0x10) marks the hidden honeypot link of a copy;
@@ -185,7 +187,7 @@ class TokenSigner:
         """Return the token's content if it is authentic, else None. Never raises."""
         try:
             return self._verify(token)
-        except Exception:  # noqa: BLE001 - garbage in must never become an error out
+        except Exception:  # garbage in must never become an error out of the hot path
             return None
 
     def _verify(self, token: str) -> OpenToken | ClickToken | None:
@@ -235,7 +237,15 @@ class TrackingUrls:
     ``{public_url}/t/c/{token}``.
     """
 
-    __slots__ = ("_base", "_click_prefix", "_host", "_open_prefix", "_scheme", "public_url", "signer")
+    __slots__ = (
+        "_base",
+        "_click_prefix",
+        "_host",
+        "_open_prefix",
+        "_scheme",
+        "public_url",
+        "signer",
+    )
 
     def __init__(self, public_url: str, signer: TokenSigner) -> None:
         base = public_url.strip().rstrip("/")
@@ -280,6 +290,6 @@ class TrackingUrls:
             if path.startswith(self._click_prefix):
                 found = self.signer.verify(path[len(self._click_prefix) :])
                 return found if isinstance(found, ClickToken) else None
-        except Exception:  # noqa: BLE001 - malformed URLs are simply not ours
+        except Exception:  # a malformed URL is simply not one of ours
             return None
         return None

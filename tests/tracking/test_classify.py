@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 from datetime import UTC, datetime, timedelta
+from importlib import resources
 
 import pytest
+import yaml
 
 from plugin.tracking.classify import (
     ClassificationContext,
@@ -144,8 +146,8 @@ def test_human_user_agents_match_no_machine_list(ua: str) -> None:
 def test_image_proxies_are_human_proxies(ua: str) -> None:
     assert is_human_proxy(ua)
     rules = load_user_agent_rules()
-    for pattern in (rules.scanners, rules.headless, rules.crawlers, rules.http_libraries):
-        assert pattern.search(ua) is None
+    for category in ("scanners", "headless", "crawlers", "http_libraries", "prefetchers"):
+        assert not rules.matches(category, ua), category
 
 
 @pytest.mark.parametrize(
@@ -208,6 +210,18 @@ def test_headless(ua: str) -> None:
 def test_matching_is_case_insensitive() -> None:
     assert is_http_library("CURL/8.5.0")
     assert is_human_proxy("googleimageproxy")
+
+
+def test_every_listed_substring_matches_its_category() -> None:
+    # Guards the lowercasing in the compiled patterns: each entry, in any case, matches.
+    data = yaml.safe_load(
+        resources.files("plugin.tracking").joinpath("data/user_agents.yaml").read_text("utf-8")
+    )
+    rules = load_user_agent_rules()
+    for category, spec in data.items():
+        for text in spec.get("contains") or ():
+            assert rules.matches(category, f"X {text.upper()} Y"), (category, text)
+            assert rules.matches(category, text.lower()), (category, text)
 
 
 def test_rules_are_loaded_once() -> None:

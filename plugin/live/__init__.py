@@ -1,0 +1,1 @@
+"""Live fan-out: tracking events and notifications published after commit, per user."""
