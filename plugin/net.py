@@ -17,6 +17,8 @@ _UNKNOWN = "0.0.0.0"  # noqa: S104 - a placeholder address, never bound
 def _parse(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     value = value.strip().strip('"')
     if value.startswith("["):  # [v6]:port
+        if "]" not in value:
+            return None
         value = value[1:].split("]", 1)[0]
     elif value.count(":") == 1:  # v4:port
         value = value.split(":", 1)[0]

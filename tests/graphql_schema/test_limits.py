@@ -1,0 +1,82 @@
+"""Hostile GraphQL documents get a clear error, never a stack trace or a slow answer."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.conftest import GraphQL, UserFactory
+
+
+def _no_trace(body: dict) -> None:
+    assert "Traceback" not in str(body)
+    assert body.get("errors"), body
+
+
+async def test_a_query_nested_50_deep_is_refused_for_its_depth(gql: GraphQL, make_user: UserFactory) -> None:
+    user = await make_user()
+    query = "{ " + "sentEmails { edges { node { " * 17 + "id" + " } } }" * 17 + " }"
+    body = await gql(query, user=user)
+    _no_trace(body)
+    assert any("depth" in e["message"] for e in body["errors"])
+
+
+async def test_a_one_megabyte_query_is_refused_for_its_size(http: httpx.AsyncClient, make_user: UserFactory) -> None:
+    user = await make_user()
+    query = "{ me { email } }" + " " * (1024 * 1024)
+    response = await http.post("/graphql", json={"query": query},
+                               headers={"Authorization": f"Bearer {user.token}"})
+    body = response.json()
+    _no_trace(body)
+    assert body["errors"][0]["extensions"]["code"] == "QUERY_TOO_LARGE"
+
+
+async def test_a_body_beyond_the_request_limit_is_refused_unread(http: httpx.AsyncClient, settings) -> None:
+    oversized = b"x" * (settings.max_body_bytes * 2 + settings.graphql_max_query_bytes + 1)
+    response = await http.post("/graphql", content=oversized, headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["extensions"]["code"] == "REQUEST_TOO_LARGE"
+
+
+async def test_unknown_fields_are_validation_errors(gql: GraphQL, make_user: UserFactory) -> None:
+    user = await make_user()
+    body = await gql("{ me { email password } }", user=user)
+    _no_trace(body)
+    assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert "password" in body["errors"][0]["message"]
+
+
+async def test_alias_floods_are_refused(gql: GraphQL, make_user: UserFactory) -> None:
+    user = await make_user()
+    query = "{ " + " ".join(f"a{i}: me {{ email }}" for i in range(200)) + " }"
+    body = await gql(query, user=user)
+    _no_trace(body)
+
+
+async def test_page_sizes_are_bounded_with_a_clear_error(gql: GraphQL, make_user: UserFactory) -> None:
+    user = await make_user()
+    for first in (0, -1, 101, 10**6):
+        body = await gql("query($n: Int) { sentEmails(first: $n) { totalCount } }", {"n": first}, user=user)
+        assert body["errors"][0]["extensions"]["code"] == "INVALID_PAGE_SIZE", first
+    body = await gql("{ sentEmails(first: 100) { totalCount } }", user=user)
+    assert body["data"]["sentEmails"]["totalCount"] == 0
+
+
+async def test_a_garbage_cursor_is_a_clear_error(gql: GraphQL, make_user: UserFactory) -> None:
+    user = await make_user()
+    for cursor in ("garbage", "\u00ff\u00fe", "=" * 50, "MjAyNi0xMS0zMFQxMDowMDowMHxub3RhbmludA"):
+        body = await gql('query($c: String) { sentEmails(after: $c) { totalCount } }', {"c": cursor}, user=user)
+        assert body["errors"][0]["extensions"]["code"] == "INVALID_CURSOR", cursor
+
+
+async def test_preferences_update_and_read_back(gql: GraphQL, make_user: UserFactory) -> None:
+    user = await make_user()
+    other = await make_user()
+    mutation = """mutation($i: TrackingPreferencesInput!) { updateTrackingPreferences(input: $i) {
+        openTrackingEnabled linkTrackingEnabled notificationsEnabled defaultTrackOpens defaultTrackLinks } }"""
+    body = await gql(mutation, {"i": {"openTrackingEnabled": False, "defaultTrackLinks": False}}, user=user)
+    assert body["data"]["updateTrackingPreferences"] == {
+        "openTrackingEnabled": False, "linkTrackingEnabled": True, "notificationsEnabled": True,
+        "defaultTrackOpens": True, "defaultTrackLinks": False,
+    }
+    theirs = await gql("{ trackingPreferences { openTrackingEnabled } }", user=other)
+    assert theirs["data"]["trackingPreferences"]["openTrackingEnabled"] is True
