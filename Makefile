@@ -21,11 +21,17 @@ run: $(STAMP)
 test: $(STAMP)
 	$(MAKE) --no-print-directory test-sqlite test-postgres
 
+# pytest exits 5 when it collected nothing: that is a broken suite, not a pass.
+PYTEST = $(BIN)/pytest -q -p no:cacheprovider
+define run_pytest
+	$(1) $(PYTEST) || { rc=$$?; [ $$rc -ne 5 ] || echo "pytest ran no tests" >&2; exit $$rc; }
+endef
+
 test-sqlite: $(STAMP)
-	MAILBEACON_TEST_DB=sqlite $(BIN)/pytest -q
+	$(call run_pytest,MAILBEACON_TEST_DB=sqlite)
 
 test-postgres: $(STAMP)
-	MAILBEACON_TEST_DB=postgres $(BIN)/pytest -q
+	$(call run_pytest,MAILBEACON_TEST_DB=postgres)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
