@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from plugin.accounts.models import User
     from plugin.settings import Settings
 
-__all__ = ["Context", "bearer_token", "authenticate", "require_user", "settings_of"]
+__all__ = ["Context", "authenticate", "bearer_token", "require_user", "settings_of"]
 
 # Strawberry stores connection_init params into the context, which therefore must be a dict.
 Context = dict[str, Any]

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from plugin.errors import ValidationError
 
-__all__ = ["MAX_PAGE_SIZE", "page_size", "encode_cursor", "decode_cursor"]
+__all__ = ["MAX_PAGE_SIZE", "decode_cursor", "encode_cursor", "page_size"]
 
 MAX_PAGE_SIZE = 100
 
@@ -34,4 +34,6 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         when, _, row_id = base64.urlsafe_b64decode(padded.encode("ascii")).decode().partition("|")
         return datetime.fromisoformat(when), int(row_id)
     except (ValueError, UnicodeError, binascii.Error):
-        raise ValidationError("the cursor is not valid", field="after", code="INVALID_CURSOR") from None
+        raise ValidationError(
+            "the cursor is not valid", field="after", code="INVALID_CURSOR"
+        ) from None

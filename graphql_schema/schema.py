@@ -20,7 +20,7 @@ from graphql_schema.queries.notifications import NotificationQueries
 from graphql_schema.queries.sent_emails import SentEmailQueries
 from graphql_schema.subscriptions import Subscription
 
-__all__ = ["Query", "Mutation", "Subscription", "build_schema", "schema_sdl"]
+__all__ = ["Mutation", "Query", "Subscription", "build_schema", "schema_sdl"]
 
 Query = merge_types(
     "Query", (AccountQueries, SentEmailQueries, NotificationQueries, ConsentQueries)
@@ -41,7 +41,10 @@ def build_schema(*, max_depth: int = 12, max_query_bytes: int = 100_000) -> Mail
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        extensions=[*limit_extensions(max_depth=max_depth, max_query_bytes=max_query_bytes), ErrorPolicy],
+        extensions=[
+            *limit_extensions(max_depth=max_depth, max_query_bytes=max_query_bytes),
+            ErrorPolicy,
+        ],
     )
 
 

@@ -1,32 +1,72 @@
-"""Live opens, clicks and notifications over WebSocket (graphql-transport-ws)."""
+"""Live opens, clicks and notifications over WebSocket (graphql-transport-ws).
+
+Each operation listens to the caller's own live channel only, so another user's
+events can never reach it; ``emailId`` merely narrows that stream, which is why
+an id of someone else's email (or a malformed one) yields nothing and reveals
+nothing, exactly like an email of one's own that nobody opens.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from datetime import datetime
 
 import strawberry
 from strawberry.types import Info
 
 from graphql_schema.context import require_user
+from graphql_schema.types.enums import EventSource, TrackingEventKind
 from graphql_schema.types.notification import Notification
 from graphql_schema.types.sent_email import TrackingEvent
-from plugin.errors import NotImplementedYetError
+from plugin.live.bus import Message, current_bus
+from plugin.notifications.service import get_notification
 
 __all__ = ["Subscription"]
 
 
+def _tracking_event(payload: Message) -> TrackingEvent:
+    return TrackingEvent(
+        id=strawberry.ID(payload["id"]),
+        email_id=strawberry.ID(payload["emailId"]),
+        kind=TrackingEventKind(payload["kind"]),
+        occurred_at=datetime.fromisoformat(payload["occurredAt"]),
+        source=EventSource(payload["source"]),
+        url=payload.get("url"),
+        recipient=payload.get("recipient"),
+        duplicate=bool(payload.get("duplicate")),
+    )
+
+
 @strawberry.type
 class Subscription:
-    @strawberry.subscription
+    @strawberry.subscription(
+        description="Live opens and clicks on the caller's emails, every source."
+    )
     async def tracking_events(
         self, info: Info, email_id: strawberry.ID | None = None
     ) -> AsyncGenerator[TrackingEvent, None]:
-        require_user(info)
-        raise NotImplementedYetError("live events are not implemented yet")
-        yield  # pragma: no cover - makes this an async generator
+        user = require_user(info)
+        wanted = str(email_id).strip() if email_id is not None else None
+        # The context manager's exit (in every case: complete, disconnect, error) unsubscribes.
+        async with current_bus().subscribe(user.id) as subscription:
+            while True:
+                message = await subscription.get()
+                if message.get("type") != "event":
+                    continue
+                payload = message["event"]
+                if wanted is not None and payload.get("emailId") != wanted:
+                    continue
+                yield _tracking_event(payload)
 
-    @strawberry.subscription
+    @strawberry.subscription(description="A notification each time one is created or updated.")
     async def notifications(self, info: Info) -> AsyncGenerator[Notification, None]:
-        require_user(info)
-        raise NotImplementedYetError("live notifications are not implemented yet")
-        yield  # pragma: no cover
+        user = require_user(info)
+        async with current_bus().subscribe(user.id) as subscription:
+            while True:
+                message = await subscription.get()
+                if message.get("type") != "notification":
+                    continue
+                # Read back under the caller's scope: what is sent is always current.
+                notification = await get_notification(user.id, int(message["notificationId"]))
+                if notification is not None:
+                    yield Notification.from_model(notification)

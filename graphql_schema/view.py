@@ -33,7 +33,7 @@ def _error_response(status: int, code: str, message: str) -> JSONResponse:
     )
 
 
-class GraphQLEndpoint(GraphQL):
+class GraphQLEndpoint(GraphQL[Context, None]):
     """strawberry's ASGI view with mailbeacon's rules.
 
     - Every HTTP request is authenticated before GraphQL runs; without a valid token
@@ -123,7 +123,9 @@ class GraphQLEndpoint(GraphQL):
             if hasattr(result, "__await__"):
                 await result
 
-    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
         user = request.scope.get("state", {}).get("user")
         return {
             "request": request,
@@ -135,7 +137,11 @@ class GraphQLEndpoint(GraphQL):
 
     async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
         params = context.get("connection_params")
-        raw = params.get("Authorization") or params.get("authorization") if isinstance(params, dict) else None
+        raw = (
+            params.get("Authorization") or params.get("authorization")
+            if isinstance(params, dict)
+            else None
+        )
         websocket: WebSocket = context["request"]
         user = await authenticate(websocket, bearer_token(raw if isinstance(raw, str) else None))
         if user is None:

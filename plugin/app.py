@@ -12,10 +12,11 @@ from graphql_schema.schema import build_schema
 from graphql_schema.view import GraphQLEndpoint
 from plugin import health
 from plugin.db import ensure_migrated, open_orm
+from plugin.live.bus import start_live, stop_live
 from plugin.runtime import start_runtime, stop_runtime
 from plugin.settings import Settings, load_settings
 
-__all__ = ["create_app", "graphql_endpoint", "plugin_routes", "lifespan_for"]
+__all__ = ["create_app", "graphql_endpoint", "lifespan_for", "plugin_routes"]
 
 
 def graphql_endpoint(settings: Settings) -> GraphQLEndpoint:
@@ -44,9 +45,12 @@ def lifespan_for(settings: Settings, *, embedded_worker: bool | None = None):  #
         await ensure_migrated(settings)
         async with open_orm(settings):
             runtime = start_runtime(settings, embedded_worker=run_worker_here)
+            live = await start_live(settings)
             try:
                 yield
             finally:
+                # Live first: subscribers end before the workers that feed them stop.
+                await stop_live(live)
                 await stop_runtime(runtime)
 
     return lifespan

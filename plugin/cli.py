@@ -8,7 +8,7 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ log = logging.getLogger("mailbeacon")
 EXAMPLE_QUERY = "{ me { email } trackingPreferences { openTrackingEnabled defaultTrackOpens } }"
 
 
-def _run(coro_fn: Callable[[Settings], Awaitable[Any]], settings: Settings) -> Any:
+def _run(coro_fn: Callable[[Settings], Coroutine[Any, Any, Any]], settings: Settings) -> Any:
     return asyncio.run(coro_fn(settings))
 
 
@@ -97,8 +97,9 @@ async def _prepare_serve(settings: Settings) -> None:
             "\nmailbeacon development setup: created the demo user demo@example.com\n"
             f"  API token:  {token}\n"
             f"  GraphiQL:   {base}/graphql  (add the header Authorization: Bearer <token>)\n"
-            "  Try:        curl -s -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \\\n"
-            f"                -d '{{\"query\":\"{EXAMPLE_QUERY}\"}}' {base}/graphql\n",
+            '  Try:        curl -s -H "Authorization: Bearer $TOKEN" \\\n'
+            "                -H 'Content-Type: application/json' \\\n"
+            f'                -d \'{{"query":"{EXAMPLE_QUERY}"}}\' {base}/graphql\n',
             flush=True,
         )
 
@@ -116,7 +117,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         )
         return 2
     if args.workers > 1 and settings.is_sqlite:
-        print("error: --workers above 1 needs PostgreSQL (MAILBEACON_DATABASE_URL)", file=sys.stderr)
+        print(
+            "error: --workers above 1 needs PostgreSQL (MAILBEACON_DATABASE_URL)", file=sys.stderr
+        )
         return 2
     _run(_prepare_serve, settings)
     uvicorn.run(
@@ -168,7 +171,9 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the HTTP and WebSocket server")
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
-    serve.add_argument("--workers", type=int, default=1, help="server processes (needs Redis above 1)")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="server processes (needs Redis above 1)"
+    )
     serve.set_defaults(handler=cmd_serve)
 
     worker = sub.add_parser("worker", help="run Dramatiq workers against Redis")
@@ -195,9 +200,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     parser = _parser()
     args = parser.parse_args(argv)
     try:

@@ -23,11 +23,11 @@ from plugin.settings import Settings
 
 __all__ = [
     "MODEL_MODULES",
-    "tortoise_config",
-    "pending_migrations",
-    "migrate",
     "ensure_migrated",
+    "migrate",
     "open_orm",
+    "pending_migrations",
+    "tortoise_config",
 ]
 
 APP_LABEL = "models"
@@ -124,7 +124,9 @@ async def ensure_migrated(settings: Settings) -> None:
 
 
 @asynccontextmanager
-async def open_orm(settings: Settings, *, global_fallback: bool = True) -> AsyncIterator[TortoiseContext]:
+async def open_orm(
+    settings: Settings, *, global_fallback: bool = True
+) -> AsyncIterator[TortoiseContext]:
     """Open Tortoise for this process (or this worker loop) and close it afterwards.
 
     ``global_fallback`` makes the context visible from every task, which the ASGI

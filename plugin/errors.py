@@ -10,16 +10,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
-    "MailbeaconError",
-    "SettingsError",
     "DatabaseNotMigratedError",
-    "UnauthenticatedError",
     "ForbiddenError",
+    "MailbeaconError",
     "NotFoundError",
-    "ValidationError",
-    "TemplateError",
     "NotImplementedYetError",
+    "SettingsError",
+    "TemplateError",
+    "UnauthenticatedError",
     "UnknownHookError",
+    "ValidationError",
 ]
 
 

@@ -29,8 +29,8 @@ __all__ = [
     "HookRegistry",
     "OutgoingEmail",
     "RecordedEvent",
-    "registry",
     "register",
+    "registry",
 ]
 
 

@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 
 from plugin.settings import Settings
 
-__all__ = ["Runtime", "start_runtime", "stop_runtime", "current_runtime"]
+__all__ = ["Runtime", "current_runtime", "start_runtime", "stop_runtime"]
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,9 @@ _current: Runtime | None = None
 
 def current_runtime() -> Runtime:
     if _current is None:
-        raise RuntimeError("mailbeacon is not started in this process (start_runtime was not called)")
+        raise RuntimeError(
+            "mailbeacon is not started in this process (start_runtime was not called)"
+        )
     return _current
 
 

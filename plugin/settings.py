@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from plugin.errors import SettingsError
 
-__all__ = ["Settings", "load_settings", "IPNetwork"]
+__all__ = ["IPNetwork", "Settings", "load_settings"]
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Environment = Literal["development", "test", "production"]
@@ -133,7 +133,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         graphql_max_depth=reader.integer("GRAPHQL_MAX_DEPTH", 12, minimum=3, maximum=100),
         graphql_max_query_bytes=reader.integer("GRAPHQL_MAX_QUERY_BYTES", 100_000, minimum=1000),
         company_country=(reader.text("COMPANY_COUNTRY", "").upper() or None),
-        consent_policies=reader.mapping("CONSENT_POLICIES", "EU=opt-in,EEA=opt-in,UK=opt-in,CH=opt-out"),
+        consent_policies=reader.mapping(
+            "CONSENT_POLICIES", "EU=opt-in,EEA=opt-in,UK=opt-in,CH=opt-out"
+        ),
         unknown_policy=reader.text("UNKNOWN_POLICY", "") or None,
         consent_text_version=reader.text("CONSENT_TEXT_VERSION", "2026-11"),
         event_retention_days=reader.integer("EVENT_RETENTION_DAYS", 365, minimum=1),
@@ -157,7 +159,8 @@ def _secret_keys(reader: _Reader, env: str, data_dir: Path) -> tuple[str, ...]:
     """The signing keys. Development keeps a generated key in DATA_DIR; production demands one."""
     current = reader.text("SECRET_KEY", "", secret=True)
     previous = tuple(
-        key.strip() for key in reader.text("PREVIOUS_SECRET_KEYS", "", secret=True).split(",")
+        key.strip()
+        for key in reader.text("PREVIOUS_SECRET_KEYS", "", secret=True).split(",")
         if key.strip()
     )
     if current:
@@ -215,7 +218,9 @@ class _Reader:
             return default
         return value
 
-    def integer(self, name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
+    def integer(
+        self, name: str, default: int, *, minimum: int = 0, maximum: int | None = None
+    ) -> int:
         raw = self.text(name, str(default))
         try:
             value = int(raw)

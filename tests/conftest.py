@@ -128,8 +128,13 @@ async def server(migrated: Any, server_port: int) -> AsyncIterator[str]:
 
     app = create_app(migrated)
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=server_port, lifespan="on", proxy_headers=False,
-        access_log=False, log_level="warning",
+        app,
+        host="127.0.0.1",
+        port=server_port,
+        lifespan="on",
+        proxy_headers=False,
+        access_log=False,
+        log_level="warning",
     )
     uv_server = uvicorn.Server(config)
     task = asyncio.create_task(uv_server.serve())
@@ -192,13 +197,19 @@ GraphQL = Callable[..., Awaitable[dict[str, Any]]]
 def gql(http: httpx.AsyncClient) -> GraphQL:
     """POST a GraphQL document as a user (or anonymously) and return the JSON answer."""
 
-    async def run(query: str, variables: dict[str, Any] | None = None, *, user: ApiUser | None = None,
-                  headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    async def run(
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        user: ApiUser | None = None,
+        headers: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         all_headers = dict(headers or {})
         if user is not None:
             all_headers["Authorization"] = f"Bearer {user.token}"
-        response = await http.post("/graphql", json={"query": query, "variables": variables or {}},
-                                   headers=all_headers)
+        response = await http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=all_headers
+        )
         body: dict[str, Any] = response.json()
         body["_status"] = response.status_code
         return body

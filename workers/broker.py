@@ -16,10 +16,11 @@ from dramatiq.middleware import AsyncIO
 from plugin.settings import Settings
 from workers.middleware import OrmMiddleware
 
-__all__ = ["configure_broker", "load_actors", "ACTOR_MODULES"]
+__all__ = ["ACTOR_MODULES", "configure_broker", "load_actors"]
 
 ACTOR_MODULES = [
     "workers.actors.tokens",
+    "workers.actors.notify",
 ]
 
 

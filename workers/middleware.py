@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 import dramatiq
-from dramatiq.asyncio import get_event_loop_thread
+from dramatiq.asyncio import EventLoopThread, get_event_loop_thread
 from dramatiq.middleware import Middleware
 from tortoise.context import TortoiseContext
 
@@ -23,6 +23,15 @@ from plugin.settings import Settings
 __all__ = ["OrmMiddleware"]
 
 log = logging.getLogger(__name__)
+
+
+def _loop_thread() -> EventLoopThread:
+    thread = get_event_loop_thread()
+    if thread is None:
+        raise dramatiq.middleware.MiddlewareError(
+            "the AsyncIO middleware must come before OrmMiddleware"
+        )
+    return thread
 
 
 class OrmMiddleware(Middleware):
@@ -39,7 +48,7 @@ class OrmMiddleware(Middleware):
             with ctx:
                 await ctx.init(config=config)
 
-        get_event_loop_thread().run_coroutine(init())
+        _loop_thread().run_coroutine(init())
         self.ctx = ctx
 
     def after_worker_thread_boot(self, broker: dramatiq.Broker, thread: Any) -> None:
@@ -51,6 +60,6 @@ class OrmMiddleware(Middleware):
             return
         ctx = self.ctx
         try:
-            get_event_loop_thread().run_coroutine(ctx.close_connections())
+            _loop_thread().run_coroutine(ctx.close_connections())
         except Exception:  # shutting down: log and go on
             log.exception("closing the worker's database connections failed")

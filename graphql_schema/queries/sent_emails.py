@@ -36,7 +36,9 @@ class SentEmailQueries:
             user.id, flt, first=size, after=decode_cursor(after) if after else None
         )
         edges = [
-            SentEmailEdge(cursor=encode_cursor(email.created_at, email.id), node=SentEmail.from_model(email))
+            SentEmailEdge(
+                cursor=encode_cursor(email.created_at, email.id), node=SentEmail.from_model(email)
+            )
             for email in page.emails
         ]
         return SentEmailConnection(

@@ -6,7 +6,7 @@ import strawberry
 
 from plugin.errors import MailbeaconError
 
-__all__ = ["UserError", "PageInfo"]
+__all__ = ["PageInfo", "UserError"]
 
 
 @strawberry.type

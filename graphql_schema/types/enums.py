@@ -6,7 +6,7 @@ from enum import Enum
 
 import strawberry
 
-__all__ = ["EmailStatus", "TrackingEventKind", "EventSource", "NotificationKind", "ConsentStatus"]
+__all__ = ["ConsentStatus", "EmailStatus", "EventSource", "NotificationKind", "TrackingEventKind"]
 
 
 @strawberry.enum

@@ -11,7 +11,7 @@ from graphql_schema.types.enums import NotificationKind
 from graphql_schema.types.sent_email import SentEmail
 from plugin.notifications.models import Notification as NotificationModel
 
-__all__ = ["Notification", "NotificationEdge", "NotificationConnection"]
+__all__ = ["Notification", "NotificationConnection", "NotificationEdge"]
 
 
 @strawberry.type

@@ -10,7 +10,9 @@ from plugin.preferences.service import PreferenceChanges
 __all__ = ["TrackingPreferences", "TrackingPreferencesInput"]
 
 
-@strawberry.type(description="The user's own settings (Personal preferences > Email sync in the CRM).")
+@strawberry.type(
+    description="The user's own settings (Personal preferences > Email sync in the CRM)."
+)
 class TrackingPreferences:
     open_tracking_enabled: bool
     link_tracking_enabled: bool

@@ -14,15 +14,15 @@ from plugin.sending.models import TrackedLink as TrackedLinkModel
 from plugin.tracking.models import TrackingEvent as TrackingEventModel
 
 __all__ = [
-    "SentEmail",
-    "TrackedLink",
-    "TrackingEvent",
-    "SentEmailFilter",
-    "SentEmailEdge",
-    "SentEmailConnection",
     "SendEmailInput",
-    "TrackingDecision",
     "SendEmailPayload",
+    "SentEmail",
+    "SentEmailConnection",
+    "SentEmailEdge",
+    "SentEmailFilter",
+    "TrackedLink",
+    "TrackingDecision",
+    "TrackingEvent",
 ]
 
 MAX_EVENTS = 500

@@ -18,4 +18,6 @@ class User:
 
     @classmethod
     def from_model(cls, user: UserModel) -> User:
-        return cls(id=strawberry.ID(str(user.id)), email=user.email, name=user.name, is_admin=user.is_admin)
+        return cls(
+            id=strawberry.ID(str(user.id)), email=user.email, name=user.name, is_admin=user.is_admin
+        )

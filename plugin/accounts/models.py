@@ -5,7 +5,7 @@ from __future__ import annotations
 from tortoise import fields
 from tortoise.models import Model
 
-__all__ = ["User", "ApiToken"]
+__all__ = ["ApiToken", "User"]
 
 
 class User(Model):

@@ -15,14 +15,14 @@ from plugin.jobs import enqueue_async
 
 __all__ = [
     "TOKEN_PREFIX",
-    "create_user",
-    "issue_token",
     "authenticate_token",
-    "revoke_token",
+    "create_user",
     "get_user_by_email",
+    "issue_token",
+    "revoke_token",
 ]
 
-TOKEN_PREFIX = "mb_"
+TOKEN_PREFIX = "mb_"  # noqa: S105 - a public prefix, not a secret
 # A token's last_seen_at is written at most this often, so busy clients don't write per request.
 _LAST_SEEN_RESOLUTION = timedelta(minutes=5)
 
@@ -44,7 +44,9 @@ async def create_user(email: str, *, name: str | None = None, is_admin: bool = F
     try:
         return await User.create(email=address, name=name, is_admin=is_admin)
     except IntegrityError:
-        raise ValidationError(f"a user with the address {address} exists", field="email", code="USER_EXISTS") from None
+        raise ValidationError(
+            f"a user with the address {address} exists", field="email", code="USER_EXISTS"
+        ) from None
 
 
 async def get_user_by_email(email: str) -> User:
@@ -65,7 +67,9 @@ async def authenticate_token(token: str) -> User | None:
     """The user behind a valid, unrevoked token, or None. Never raises on garbage."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
-    record = await ApiToken.get_or_none(token_hash=_hash(token), revoked_at=None).select_related("user")
+    record = await ApiToken.get_or_none(token_hash=_hash(token), revoked_at=None).select_related(
+        "user"
+    )
     if record is None:
         return None
     now = datetime.now(UTC)

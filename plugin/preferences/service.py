@@ -1,4 +1,4 @@
-"""Tracking preferences: read with defaults (everything on), update, and remember compose choices."""
+"""Tracking preferences: read (everything on by default), update, remember compose choices."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from plugin.accounts.models import User
 from plugin.preferences.models import TrackingPreference
 
-__all__ = ["PreferenceChanges", "get_preferences", "update_preferences", "remember_compose_choices"]
+__all__ = ["PreferenceChanges", "get_preferences", "remember_compose_choices", "update_preferences"]
 
 
 @dataclass(frozen=True)
@@ -34,9 +34,13 @@ async def update_preferences(user: User, changes: PreferenceChanges) -> Tracking
     return preference
 
 
-async def remember_compose_choices(user: User | int, *, track_opens: bool, track_links: bool) -> None:
+async def remember_compose_choices(
+    user: User | int, *, track_opens: bool, track_links: bool
+) -> None:
     """The values a send used become the compose defaults (DESIGN §1)."""
     preference = await get_preferences(user)
     preference.default_track_opens = track_opens
     preference.default_track_links = track_links
-    await preference.save(update_fields=["default_track_opens", "default_track_links", "updated_at"])
+    await preference.save(
+        update_fields=["default_track_opens", "default_track_links", "updated_at"]
+    )

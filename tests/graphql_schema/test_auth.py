@@ -46,21 +46,27 @@ async def test_forged_malformed_and_revoked_tokens_are_refused(
     assert body["_status"] == 401
 
 
-async def test_malformed_json_gets_a_clear_error(http: httpx.AsyncClient, make_user: UserFactory) -> None:
+async def test_malformed_json_gets_a_clear_error(
+    http: httpx.AsyncClient, make_user: UserFactory
+) -> None:
     user = await make_user()
     response = await http.post(
-        "/graphql", content=b'{"query": ', headers={
-            "Authorization": f"Bearer {user.token}", "Content-Type": "application/json"}
+        "/graphql",
+        content=b'{"query": ',
+        headers={"Authorization": f"Bearer {user.token}", "Content-Type": "application/json"},
     )
     assert response.status_code == 400
     assert "Traceback" not in response.text
 
 
-async def test_invalid_utf8_body_gets_a_clear_error(http: httpx.AsyncClient, make_user: UserFactory) -> None:
+async def test_invalid_utf8_body_gets_a_clear_error(
+    http: httpx.AsyncClient, make_user: UserFactory
+) -> None:
     user = await make_user()
     response = await http.post(
-        "/graphql", content=b'{"query": "{ me { email } }\xff\xfe"}', headers={
-            "Authorization": f"Bearer {user.token}", "Content-Type": "application/json"}
+        "/graphql",
+        content=b'{"query": "{ me { email } }\xff\xfe"}',
+        headers={"Authorization": f"Bearer {user.token}", "Content-Type": "application/json"},
     )
     assert response.status_code == 400
     assert "Traceback" not in response.text

@@ -7,12 +7,14 @@ import httpx
 from tests.conftest import GraphQL, UserFactory
 
 
-def _no_trace(body: dict) -> None:
+def _no_trace(body: dict[str, Any]) -> None:
     assert "Traceback" not in str(body)
     assert body.get("errors"), body
 
 
-async def test_a_query_nested_50_deep_is_refused_for_its_depth(gql: GraphQL, make_user: UserFactory) -> None:
+async def test_a_query_nested_50_deep_is_refused_for_its_depth(
+    gql: GraphQL, make_user: UserFactory
+) -> None:
     user = await make_user()
     query = "{ " + "sentEmails { edges { node { " * 17 + "id" + " } } }" * 17 + " }"
     body = await gql(query, user=user)
@@ -20,19 +22,26 @@ async def test_a_query_nested_50_deep_is_refused_for_its_depth(gql: GraphQL, mak
     assert any("depth" in e["message"] for e in body["errors"])
 
 
-async def test_a_one_megabyte_query_is_refused_for_its_size(http: httpx.AsyncClient, make_user: UserFactory) -> None:
+async def test_a_one_megabyte_query_is_refused_for_its_size(
+    http: httpx.AsyncClient, make_user: UserFactory
+) -> None:
     user = await make_user()
     query = "{ me { email } }" + " " * (1024 * 1024)
-    response = await http.post("/graphql", json={"query": query},
-                               headers={"Authorization": f"Bearer {user.token}"})
+    response = await http.post(
+        "/graphql", json={"query": query}, headers={"Authorization": f"Bearer {user.token}"}
+    )
     body = response.json()
     _no_trace(body)
     assert body["errors"][0]["extensions"]["code"] == "QUERY_TOO_LARGE"
 
 
-async def test_a_body_beyond_the_request_limit_is_refused_unread(http: httpx.AsyncClient, settings) -> None:
+async def test_a_body_beyond_the_request_limit_is_refused_unread(
+    http: httpx.AsyncClient, settings
+) -> None:
     oversized = b"x" * (settings.max_body_bytes * 2 + settings.graphql_max_query_bytes + 1)
-    response = await http.post("/graphql", content=oversized, headers={"Content-Type": "application/json"})
+    response = await http.post(
+        "/graphql", content=oversized, headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 413
     assert response.json()["errors"][0]["extensions"]["code"] == "REQUEST_TOO_LARGE"
 
@@ -52,10 +61,14 @@ async def test_alias_floods_are_refused(gql: GraphQL, make_user: UserFactory) ->
     _no_trace(body)
 
 
-async def test_page_sizes_are_bounded_with_a_clear_error(gql: GraphQL, make_user: UserFactory) -> None:
+async def test_page_sizes_are_bounded_with_a_clear_error(
+    gql: GraphQL, make_user: UserFactory
+) -> None:
     user = await make_user()
     for first in (0, -1, 101, 10**6):
-        body = await gql("query($n: Int) { sentEmails(first: $n) { totalCount } }", {"n": first}, user=user)
+        body = await gql(
+            "query($n: Int) { sentEmails(first: $n) { totalCount } }", {"n": first}, user=user
+        )
         assert body["errors"][0]["extensions"]["code"] == "INVALID_PAGE_SIZE", first
     body = await gql("{ sentEmails(first: 100) { totalCount } }", user=user)
     assert body["data"]["sentEmails"]["totalCount"] == 0
@@ -64,7 +77,9 @@ async def test_page_sizes_are_bounded_with_a_clear_error(gql: GraphQL, make_user
 async def test_a_garbage_cursor_is_a_clear_error(gql: GraphQL, make_user: UserFactory) -> None:
     user = await make_user()
     for cursor in ("garbage", "\u00ff\u00fe", "=" * 50, "MjAyNi0xMS0zMFQxMDowMDowMHxub3RhbmludA"):
-        body = await gql('query($c: String) { sentEmails(after: $c) { totalCount } }', {"c": cursor}, user=user)
+        body = await gql(
+            "query($c: String) { sentEmails(after: $c) { totalCount } }", {"c": cursor}, user=user
+        )
         assert body["errors"][0]["extensions"]["code"] == "INVALID_CURSOR", cursor
 
 
@@ -72,11 +87,17 @@ async def test_preferences_update_and_read_back(gql: GraphQL, make_user: UserFac
     user = await make_user()
     other = await make_user()
     mutation = """mutation($i: TrackingPreferencesInput!) { updateTrackingPreferences(input: $i) {
-        openTrackingEnabled linkTrackingEnabled notificationsEnabled defaultTrackOpens defaultTrackLinks } }"""
-    body = await gql(mutation, {"i": {"openTrackingEnabled": False, "defaultTrackLinks": False}}, user=user)
+        openTrackingEnabled linkTrackingEnabled notificationsEnabled
+        defaultTrackOpens defaultTrackLinks } }"""
+    body = await gql(
+        mutation, {"i": {"openTrackingEnabled": False, "defaultTrackLinks": False}}, user=user
+    )
     assert body["data"]["updateTrackingPreferences"] == {
-        "openTrackingEnabled": False, "linkTrackingEnabled": True, "notificationsEnabled": True,
-        "defaultTrackOpens": True, "defaultTrackLinks": False,
+        "openTrackingEnabled": False,
+        "linkTrackingEnabled": True,
+        "notificationsEnabled": True,
+        "defaultTrackOpens": True,
+        "defaultTrackLinks": False,
     }
     theirs = await gql("{ trackingPreferences { openTrackingEnabled } }", user=other)
     assert theirs["data"]["trackingPreferences"]["openTrackingEnabled"] is True

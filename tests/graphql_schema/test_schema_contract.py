@@ -35,10 +35,15 @@ def contract_problems(contract: GraphQLSchema, served: GraphQLSchema) -> list[st
             continue
         if isinstance(expected, GraphQLEnumType):
             assert isinstance(actual, GraphQLEnumType)
-            problems += [f"enum value {name}.{v} is missing"
-                         for v in expected.values if v not in actual.values]
+            problems += [
+                f"enum value {name}.{v} is missing"
+                for v in expected.values
+                if v not in actual.values
+            ]
         if isinstance(expected, (GraphQLObjectType, GraphQLInterfaceType, GraphQLInputObjectType)):
-            assert isinstance(actual, (GraphQLObjectType, GraphQLInterfaceType, GraphQLInputObjectType))
+            assert isinstance(
+                actual, (GraphQLObjectType, GraphQLInterfaceType, GraphQLInputObjectType)
+            )
             for field_name, field in expected.fields.items():
                 served_field = actual.fields.get(field_name)
                 if served_field is None:
@@ -47,18 +52,25 @@ def contract_problems(contract: GraphQLSchema, served: GraphQLSchema) -> list[st
                 if str(served_field.type) != str(field.type):
                     problems.append(f"{name}.{field_name} is {served_field.type}, not {field.type}")
                 for arg_name, arg in getattr(field, "args", {}).items():
-                    served_arg = served_field.args.get(arg_name)  # type: ignore[union-attr]
+                    served_arg = served_field.args.get(arg_name)
                     if served_arg is None:
                         problems.append(f"argument {name}.{field_name}({arg_name}) is missing")
                     elif str(served_arg.type) != str(arg.type):
                         problems.append(
-                            f"{name}.{field_name}({arg_name}) is {served_arg.type}, not {arg.type}")
-                    elif arg.default_value is not None and served_arg.default_value != arg.default_value:
+                            f"{name}.{field_name}({arg_name}) is {served_arg.type}, not {arg.type}"
+                        )
+                    elif (
+                        arg.default_value is not None
+                        and served_arg.default_value != arg.default_value
+                    ):
                         problems.append(f"{name}.{field_name}({arg_name}) default differs")
                 # A new required argument would break the frontend's existing calls.
                 for arg_name, served_arg in getattr(served_field, "args", {}).items():
-                    if arg_name not in getattr(field, "args", {}) and str(served_arg.type).endswith("!") \
-                            and served_arg.default_value is None:
+                    if (
+                        arg_name not in getattr(field, "args", {})
+                        and str(served_arg.type).endswith("!")
+                        and served_arg.default_value is None
+                    ):
                         problems.append(f"{name}.{field_name} adds a required argument {arg_name}")
     return problems
 

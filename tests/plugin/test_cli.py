@@ -13,11 +13,17 @@ import pytest
 from tests.conftest import PG_ADMIN_DSN, _create_pg_database, _drop_pg_database, free_port
 
 
-def run(args: list[str], env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run(
+    args: list[str], env: dict[str, str], timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("MAILBEACON_")}
     return subprocess.run(
-        [sys.executable, "-m", "plugin.cli", *args], env={**clean, **env}, capture_output=True,
-        text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+        [sys.executable, "-m", "plugin.cli", *args],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
     )
 
 
@@ -26,7 +32,9 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     return {"MAILBEACON_DATA_DIR": str(tmp_path), "MAILBEACON_ENV": "test"}
 
 
-def test_users_create_prints_the_token_last_and_tokens_can_be_issued_and_revoked(cli_env: dict[str, str]) -> None:
+def test_users_create_prints_the_token_last_and_tokens_can_be_issued_and_revoked(
+    cli_env: dict[str, str],
+) -> None:
     created = run(["users", "create", "Ann@Example.com", "--name", "Ann", "--admin"], cli_env)
     assert created.returncode == 0, created.stderr
     token = created.stdout.strip().splitlines()[-1]
@@ -53,7 +61,11 @@ def test_bad_settings_are_a_clear_error_not_a_traceback(cli_env: dict[str, str])
 
 
 def test_production_refuses_to_start_without_a_secret_key(cli_env: dict[str, str]) -> None:
-    env = {**cli_env, "MAILBEACON_ENV": "production", "MAILBEACON_PUBLIC_URL": "https://t.example.com"}
+    env = {
+        **cli_env,
+        "MAILBEACON_ENV": "production",
+        "MAILBEACON_PUBLIC_URL": "https://t.example.com",
+    }
     result = run(["serve", "--port", str(free_port())], env)
     assert result.returncode == 2
     assert "MAILBEACON_SECRET_KEY is required in production" in result.stderr
@@ -65,7 +77,9 @@ def test_several_server_processes_need_redis(cli_env: dict[str, str]) -> None:
     assert "needs Redis" in result.stderr
 
 
-async def test_serve_refuses_an_unmigrated_postgresql_database_until_migrate(cli_env: dict[str, str]) -> None:
+async def test_serve_refuses_an_unmigrated_postgresql_database_until_migrate(
+    cli_env: dict[str, str],
+) -> None:
     name = f"mbtest_cli_{uuid.uuid4().hex[:8]}"
     await _create_pg_database(name)
     try:

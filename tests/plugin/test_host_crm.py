@@ -72,7 +72,9 @@ async def test_host_mounts_routes_schema_and_hooks(settings: Any, make_user: Use
         assert refused.status_code == 401
 
         with registry.registered("authenticate_request", crm_session):
-            answer = await client.post("/graphql", json=query, headers={"X-CRM-Session": user.email})
+            answer = await client.post(
+                "/graphql", json=query, headers={"X-CRM-Session": user.email}
+            )
             assert answer.json()["data"] == {
                 "crmName": "Acme CRM",
                 "me": {"email": user.email, "name": "Host User"},
@@ -80,13 +82,15 @@ async def test_host_mounts_routes_schema_and_hooks(settings: Any, make_user: Use
             }
             # The plugin's own endpoint, mounted under the host's prefix, honours the hook too.
             mounted = await client.post(
-                "/plugins/mailbeacon/graphql", json={"query": "{ me { email } }"},
+                "/plugins/mailbeacon/graphql",
+                json={"query": "{ me { email } }"},
                 headers={"X-CRM-Session": user.email},
             )
             assert mounted.json()["data"] == {"me": {"email": user.email}}
         # API tokens keep working next to the host's authentication.
         by_token = await client.post(
-            "/graphql", json={"query": "{ me { email } }"},
+            "/graphql",
+            json={"query": "{ me { email } }"},
             headers={"Authorization": f"Bearer {user.token}"},
         )
         assert by_token.json()["data"] == {"me": {"email": user.email}}
@@ -104,12 +108,19 @@ async def test_host_hooks_answer_and_restrict() -> None:
             if recipient.startswith("vip"):
                 outgoing.switch_off_tracking(recipient, f"{recipient}: the CRM never tracks VIPs")
 
-    with registry.registered("resolve_recipient_country", country), \
-         registry.registered("before_email_sent", policy):
+    with (
+        registry.registered("resolve_recipient_country", country),
+        registry.registered("before_email_sent", policy),
+    ):
         assert await registry.first_answer("resolve_recipient_country", "a@kunde.example") == "DE"
         assert await registry.first_answer("resolve_recipient_country", "a@other.example") is None
-        outgoing = OutgoingEmail(sender_id=1, recipients=["vip@x.example", "b@x.example"],
-                                 per_recipient=True, track_opens=True, track_links=True)
+        outgoing = OutgoingEmail(
+            sender_id=1,
+            recipients=["vip@x.example", "b@x.example"],
+            per_recipient=True,
+            track_opens=True,
+            track_links=True,
+        )
         await registry.call_all("before_email_sent", outgoing)
         assert outgoing.untracked == {"vip@x.example": "vip@x.example: the CRM never tracks VIPs"}
     assert calls == ["a@kunde.example", "a@other.example"]

@@ -14,7 +14,7 @@ from dramatiq import Message
 from dramatiq.brokers.redis import RedisBroker
 
 from plugin.accounts.models import ApiToken
-from tests.conftest import GraphQL, REDIS_URL, RUN_ID, UserFactory
+from tests.conftest import REDIS_URL, RUN_ID, GraphQL, UserFactory
 
 
 async def _wait_for_last_seen(prefix: str, timeout: float = 20) -> datetime:
@@ -26,7 +26,9 @@ async def _wait_for_last_seen(prefix: str, timeout: float = 20) -> datetime:
     raise AssertionError("the actor never recorded last_seen_at")
 
 
-async def test_embedded_mode_runs_the_actor_inside_serve(gql: GraphQL, make_user: UserFactory) -> None:
+async def test_embedded_mode_runs_the_actor_inside_serve(
+    gql: GraphQL, make_user: UserFactory
+) -> None:
     user = await make_user()
     assert (await ApiToken.get(prefix=user.token[:10])).last_seen_at is None
     body = await gql("{ me { email } }", user=user)
@@ -44,14 +46,23 @@ async def test_redis_mode_runs_the_actor_in_a_worker_process(
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILBEACON_")}
     env.update(base_env, MAILBEACON_REDIS_URL=REDIS_URL, MAILBEACON_REDIS_PREFIX=prefix)
     worker = subprocess.Popen(
-        [sys.executable, "-m", "plugin.cli", "worker", "--threads", "2"], env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
+        [sys.executable, "-m", "plugin.cli", "worker", "--threads", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
     )
     broker: Any = RedisBroker(url=REDIS_URL, namespace=f"{prefix}:dramatiq")
     try:
         when = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
-        message = Message(queue_name="housekeeping", actor_name="touch_token",
-                          args=(token.id, when.isoformat()), kwargs={}, options={})
+        message: Message[Any] = Message(
+            queue_name="housekeeping",
+            actor_name="touch_token",
+            args=(token.id, when.isoformat()),
+            kwargs={},
+            options={},
+        )
         await asyncio.to_thread(broker.enqueue, message)
         assert await _wait_for_last_seen(user.token[:10], timeout=30) == when
     finally:
