@@ -70,4 +70,5 @@ async def test_redis_mode_runs_the_actor_in_a_worker_process(
         output, _ = worker.communicate(timeout=30)
         broker.flush_all()
         broker.close()
+        broker.client.connection_pool.disconnect()
     assert worker.returncode == 0, output
