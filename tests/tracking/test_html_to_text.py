@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 
 from plugin.tracking.html_to_text import html_to_text
+from tests.corpus import CORPUS_DIR
 
-CORPUS = Path("/work/shared/corpus/html-email")
+CORPUS = CORPUS_DIR / "html-email"
 SAMPLES = [
     "001-cerberus-cerberus-hybrid.html",
     "006-postmark-basic-welcome.html",

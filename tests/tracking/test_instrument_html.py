@@ -18,8 +18,9 @@ from plugin.tracking.instrument_html import (
     pixel_markup,
 )
 from plugin.tracking.tokens import ClickToken, TokenSigner, TrackingUrls
+from tests.corpus import HTML_EMAILS
 
-CORPUS = sorted(Path("/work/shared/corpus/html-email").glob("*.html"))
+CORPUS = HTML_EMAILS
 BOTH = HtmlInstrumentOptions(track_opens=True, track_links=True)
 LINKS_ONLY = HtmlInstrumentOptions(track_opens=False, track_links=True, honeypot=False)
 NOTHING = HtmlInstrumentOptions(track_opens=False, track_links=False)

@@ -9,8 +9,9 @@ import pytest
 from plugin.tracking.instrument_html import SimpleLinkRegistry
 from plugin.tracking.instrument_text import find_urls, instrument_text
 from plugin.tracking.tokens import ClickToken, TokenSigner, TrackingUrls
+from tests.corpus import TEXT_EMAILS
 
-CORPUS = sorted(Path("/work/shared/corpus/text-email").glob("*.txt"))
+CORPUS = TEXT_EMAILS
 URLS = TrackingUrls("https://t.example.com", TokenSigner(["s"]))
 
 
