@@ -9,7 +9,7 @@ from tortoise.models import Model
 
 from plugin.accounts.models import User
 
-__all__ = ["ConsentState", "ConsentRecord", "ConsentSuppression"]
+__all__ = ["ConsentRecord", "ConsentState", "ConsentSuppression"]
 
 
 class ConsentState(str, Enum):

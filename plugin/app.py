@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
+from consent.gate import install as install_consent_gate
+from consent.pages import consent_routes
 from graphql_schema.schema import build_schema
 from graphql_schema.view import GraphQLEndpoint
 from plugin import health
@@ -15,6 +17,9 @@ from plugin.db import ensure_migrated, open_orm
 from plugin.live.bus import start_live, stop_live
 from plugin.runtime import start_runtime, stop_runtime
 from plugin.settings import Settings, load_settings
+from plugin.tracking.handoff import start_handoff, stop_handoff
+from plugin.tracking.routes import tracking_routes
+from plugin.tracking.self_clients import observe_client
 
 __all__ = ["create_app", "graphql_endpoint", "lifespan_for", "plugin_routes"]
 
@@ -23,16 +28,18 @@ def graphql_endpoint(settings: Settings) -> GraphQLEndpoint:
     schema = build_schema(
         max_depth=settings.graphql_max_depth, max_query_bytes=settings.graphql_max_query_bytes
     )
-    return GraphQLEndpoint(schema, settings)
+    return GraphQLEndpoint(schema, settings, client_observer=observe_client)
 
 
 def plugin_routes(settings: Settings) -> list[BaseRoute]:
     """Every route mailbeacon mounts: a host CRM can add these to its own app."""
     endpoint = graphql_endpoint(settings)
     return [
+        *tracking_routes(settings),  # first: the hot path matches without trying the rest
         *health.routes,
         Route("/graphql", endpoint, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", endpoint),
+        *consent_routes(settings),
     ]
 
 
@@ -43,8 +50,10 @@ def lifespan_for(settings: Settings, *, embedded_worker: bool | None = None):  #
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await ensure_migrated(settings)
+        install_consent_gate()
         async with open_orm(settings):
             runtime = start_runtime(settings, embedded_worker=run_worker_here)
+            start_handoff(runtime)
             live = await start_live(settings)
             try:
                 yield
@@ -52,6 +61,8 @@ def lifespan_for(settings: Settings, *, embedded_worker: bool | None = None):  #
                 # Live first: subscribers end before the workers that feed them stop.
                 await stop_live(live)
                 await stop_runtime(runtime)
+                # After the workers: what they did not record stays spooled for the next start.
+                await stop_handoff()
 
     return lifespan
 

@@ -164,6 +164,26 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
+    from consent.retention import purge_expired_events
+
+    deleted = _run(lambda s: _with_orm(s, lambda: purge_expired_events(s)), settings)
+    print(f"purged {deleted} tracking event(s) older than {settings.event_retention_days} days")
+    return 0
+
+
+def cmd_export_recipient(settings: Settings, args: argparse.Namespace) -> int:
+    import json
+
+    from consent.export import export_recipient_data
+
+    data = _run(
+        lambda s: _with_orm(s, lambda: export_recipient_data(args.email, None, s)), settings
+    )
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mailbeacon", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -197,6 +217,14 @@ def _parser() -> argparse.ArgumentParser:
     schema = sub.add_parser("schema", help="print or write the GraphQL schema (SDL)")
     schema.add_argument("--output", "-o", default="schema.graphql", help="file, or - for stdout")
     schema.set_defaults(handler=cmd_schema)
+
+    purge = sub.add_parser("purge", help="delete tracking events past the retention period")
+    purge.set_defaults(handler=cmd_purge)
+    export = sub.add_parser(
+        "export-recipient", help="print a recipient's tracking data and consent history as JSON"
+    )
+    export.add_argument("email")
+    export.set_defaults(handler=cmd_export_recipient)
     return parser
 
 

@@ -6,6 +6,7 @@ on SQLite (embedded) and PostgreSQL (distributed) alike.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -41,6 +42,34 @@ MODEL_MODULES = [
 ]
 # SQLite: concurrent writers (the app and in-process workers) wait instead of failing.
 _SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+
+def _sqlite_transactions_take_the_write_lock_first() -> None:
+    """Make Tortoise's SQLite transactions ``BEGIN IMMEDIATE``.
+
+    A deferred SQLite transaction that reads and then writes fails at once with
+    "database is locked" when another connection (the in-process workers) wrote
+    meanwhile: the busy timeout does not apply to that lock upgrade. Taking the
+    write lock at BEGIN makes such transactions wait their turn instead.
+    """
+    from tortoise.backends.sqlite.client import SqliteTransactionWrapper
+    from tortoise.exceptions import TransactionManagementError
+
+    if getattr(SqliteTransactionWrapper, "_mailbeacon_immediate", False):
+        return
+
+    async def begin(self: SqliteTransactionWrapper) -> None:
+        try:
+            await self._connection.commit()
+            await self._connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise TransactionManagementError(exc) from exc
+
+    SqliteTransactionWrapper.begin = begin  # type: ignore[method-assign]
+    SqliteTransactionWrapper._mailbeacon_immediate = True  # type: ignore[attr-defined]
+
+
+_sqlite_transactions_take_the_write_lock_first()
 
 
 def database_url(settings: Settings) -> str:

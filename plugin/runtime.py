@@ -57,6 +57,12 @@ def start_runtime(settings: Settings, *, embedded_worker: bool) -> Runtime:
         runtime.worker = dramatiq.Worker(broker, worker_threads=4, worker_timeout=100)
         runtime.worker.start()
     _current = runtime
+    # Consent gates every send (idempotent); the daily purge chain starts once per start.
+    from consent.gate import install as install_consent_gate
+    from workers.actors.purge import start_purge_schedule
+
+    install_consent_gate()
+    start_purge_schedule(runtime)
     return runtime
 
 

@@ -89,8 +89,49 @@ def server_port() -> int:
     return free_port()
 
 
+class SmtpRecorder:
+    """An aiosmtpd handler that keeps what it accepts; tests script refusals with ``replies``."""
+
+    def __init__(self) -> None:
+        self.envelopes: list[Any] = []
+        self.replies: list[str] = []  # answers to the next DATA commands, e.g. "451 4.3.0 later"
+        self.refuse: dict[str, str] = {}  # recipient -> RCPT answer, e.g. "550 5.1.1 no such user"
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
+                          rcpt_options: list[str]) -> str:
+        if address.lower() in self.refuse:
+            return self.refuse[address.lower()]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.replies:
+            return self.replies.pop(0)
+        self.envelopes.append(envelope)
+        return "250 OK"
+
+    def reset(self) -> None:
+        self.envelopes.clear()
+        self.replies.clear()
+        self.refuse.clear()
+
+
 @pytest.fixture(scope="session")
-def base_env(test_database: TestDatabase, data_dir: Path, server_port: int) -> dict[str, str]:
+def smtp_server() -> Iterator[SmtpRecorder]:
+    """A real SMTP server (aiosmtpd) on a free port for the whole run; the app sends to it."""
+    from aiosmtpd.controller import Controller
+
+    recorder = SmtpRecorder()
+    controller = Controller(recorder, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    recorder.port = controller.port  # type: ignore[attr-defined]
+    yield recorder
+    controller.stop()
+
+
+@pytest.fixture(scope="session")
+def base_env(test_database: TestDatabase, data_dir: Path, server_port: int,
+             smtp_server: SmtpRecorder) -> dict[str, str]:
     """The MAILBEACON_* environment of this run (embedded mode: no Redis)."""
     return {
         "MAILBEACON_ENV": "test",
@@ -101,6 +142,7 @@ def base_env(test_database: TestDatabase, data_dir: Path, server_port: int) -> d
         "MAILBEACON_PORT": str(server_port),
         "MAILBEACON_REDIS_PREFIX": f"mbtest:{RUN_ID}",
         "MAILBEACON_SCANNER_WINDOW_SECONDS": "10",
+        "MAILBEACON_SMTP_URL": f"smtp://127.0.0.1:{smtp_server.port}",  # type: ignore[attr-defined]
     }
 
 
@@ -218,8 +260,7 @@ def gql(http: httpx.AsyncClient) -> GraphQL:
 
 
 @pytest.fixture
-def corpus_dir() -> Iterator[Path]:
-    path = Path(__file__).resolve().parents[2] / "shared" / "corpus"
-    if not path.exists():  # CI clones main next to a copy of shared/
-        path = Path(os.environ.get("MAILBEACON_CORPUS", "../shared/corpus")).resolve()
-    yield path
+def corpus_dir() -> Path:
+    from tests.corpus import CORPUS_DIR
+
+    return CORPUS_DIR

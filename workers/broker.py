@@ -20,7 +20,10 @@ __all__ = ["ACTOR_MODULES", "configure_broker", "load_actors"]
 
 ACTOR_MODULES = [
     "workers.actors.tokens",
+    "workers.actors.send",
+    "workers.actors.purge",
     "workers.actors.notify",
+    "workers.actors.record",
 ]
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
-from graphql_schema.context import require_user
+from consent.erasure import erase_recipient_data
+from consent.request import request_tracking_consent
+from consent.service import record_consent
+from graphql_schema.context import require_user, settings_of
 from graphql_schema.types.consent import ErasureResult, RecipientConsent
 from graphql_schema.types.enums import ConsentStatus
-from plugin.errors import NotImplementedYetError
 
 __all__ = ["ConsentMutations"]
 
@@ -19,15 +21,17 @@ class ConsentMutations:
     async def record_consent(
         self, info: Info, email: str, status: ConsentStatus, source: str
     ) -> RecipientConsent:
-        require_user(info)
-        raise NotImplementedYetError("consent is not implemented yet")
+        user = require_user(info)
+        state = await record_consent(email, status.value, source, user, settings_of(info))
+        return RecipientConsent.from_state(state)
 
     @strawberry.mutation
     async def request_tracking_consent(self, info: Info, email: str) -> RecipientConsent:
-        require_user(info)
-        raise NotImplementedYetError("consent is not implemented yet")
+        user = require_user(info)
+        state = await request_tracking_consent(email, user, settings_of(info))
+        return RecipientConsent.from_state(state)
 
     @strawberry.mutation
     async def erase_recipient_data(self, info: Info, email: str) -> ErasureResult:
-        require_user(info)
-        raise NotImplementedYetError("consent is not implemented yet")
+        user = require_user(info)
+        return ErasureResult.from_report(await erase_recipient_data(email, user, settings_of(info)))

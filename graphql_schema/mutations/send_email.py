@@ -1,20 +1,56 @@
-"""sendEmail."""
+"""sendEmail: map the input to a Draft, call the sending service, map errors to UserErrors."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import strawberry
 from strawberry.types import Info
 
-from graphql_schema.context import require_user
-from graphql_schema.types.sent_email import SendEmailInput, SendEmailPayload
-from plugin.errors import NotImplementedYetError
+from graphql_schema.context import require_user, settings_of
+from graphql_schema.types.common import UserError
+from graphql_schema.types.sent_email import (
+    SendEmailInput,
+    SendEmailPayload,
+    SentEmail,
+    TrackingDecision,
+)
+from plugin.errors import ValidationError
+from plugin.sending.service import send_email
+from plugin.sending.validation import Draft, InvalidDraft
 
 __all__ = ["SendEmail"]
 
 
+def _draft(data: SendEmailInput) -> Draft:
+    context: Any = data.context
+    return Draft(
+        to=list(data.to), cc=list(data.cc or ()), bcc=list(data.bcc or ()),
+        subject=data.subject, html=data.html, text=data.text,
+        # A non-object context (a list, a string) reaches validation as-is and is refused there.
+        context=context,
+        track_opens=data.track_opens, track_links=data.track_links,
+        track_per_recipient=bool(data.track_per_recipient),
+        idempotency_key=data.idempotency_key,
+    )
+
+
 @strawberry.type
 class SendEmail:
-    @strawberry.mutation
+    @strawberry.mutation(description="Send an email with the tracking decided for it.")
     async def send_email(self, info: Info, input: SendEmailInput) -> SendEmailPayload:
-        require_user(info)
-        raise NotImplementedYetError("sending is not implemented yet")
+        user = require_user(info)
+        try:
+            email, decision = await send_email(user, _draft(input), settings_of(info))
+        except InvalidDraft as invalid:
+            errors = [UserError.from_error(problem) for problem in invalid.problems]
+            return SendEmailPayload(email=None, tracking=None, errors=errors)
+        except ValidationError as error:  # TemplateError and a rendered subject's problems
+            return SendEmailPayload(email=None, tracking=None, errors=[UserError.from_error(error)])
+        return SendEmailPayload(
+            email=SentEmail.from_model(email),
+            tracking=TrackingDecision(
+                opens=decision.opens, links=decision.links, reasons=decision.reasons
+            ),
+            errors=[],
+        )

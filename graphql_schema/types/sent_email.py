@@ -12,6 +12,7 @@ from graphql_schema.types.enums import EmailStatus, EventSource, TrackingEventKi
 from plugin.sending.models import SentEmail as SentEmailModel
 from plugin.sending.models import TrackedLink as TrackedLinkModel
 from plugin.tracking.models import TrackingEvent as TrackingEventModel
+from plugin.tracking.store import PENDING_RULE
 
 __all__ = [
     "SendEmailInput",
@@ -108,6 +109,8 @@ class SentEmail:
         limit = max(1, min(first if first is not None else 50, MAX_EVENTS))
         events = (
             await TrackingEventModel.filter(email_id=int(self.id))
+            # A click held for its burst window is not shown until it is decided.
+            .exclude(rule=PENDING_RULE)
             .order_by("-occurred_at", "-id")
             .limit(limit)
             .select_related("link")

@@ -10,7 +10,7 @@ from tortoise.models import Model
 from plugin.accounts.models import User
 from plugin.sending.models import SentEmail, TrackedLink
 
-__all__ = ["NotificationKind", "Notification"]
+__all__ = ["Notification", "NotificationKind"]
 
 
 class NotificationKind(str, Enum):
@@ -40,4 +40,8 @@ class Notification(Model):
 
     class Meta:
         table = "mb_notification"
-        indexes = (("user_id", "read_at"), ("user_id", "updated_at"), ("email_id", "kind", "read_at"))
+        indexes = (
+            ("user_id", "read_at"),
+            ("user_id", "updated_at"),
+            ("email_id", "kind", "read_at"),
+        )

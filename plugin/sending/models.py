@@ -9,7 +9,7 @@ from tortoise.models import Model
 
 from plugin.accounts.models import User
 
-__all__ = ["EmailStatus", "SentEmail", "EmailCopy", "TrackedLink"]
+__all__ = ["EmailCopy", "EmailStatus", "SentEmail", "TrackedLink"]
 
 
 class EmailStatus(str, Enum):
@@ -27,9 +27,9 @@ class SentEmail(Model):
         "models.User", related_name="sent_emails", on_delete=fields.CASCADE
     )
     subject = fields.TextField()
-    to_addresses = fields.JSONField(default=list)
-    cc_addresses = fields.JSONField(default=list)
-    bcc_addresses = fields.JSONField(default=list)
+    to_addresses: fields.Field[list[str]] = fields.JSONField(default=list)
+    cc_addresses: fields.Field[list[str]] = fields.JSONField(default=list)
+    bcc_addresses: fields.Field[list[str]] = fields.JSONField(default=list)
     # Lower-cased subject and addresses, for the Mail tab's text search.
     search_text = fields.TextField(default="")
     html = fields.TextField(null=True)
@@ -42,7 +42,7 @@ class SentEmail(Model):
     track_opens = fields.BooleanField(default=False)
     track_links = fields.BooleanField(default=False)
     track_per_recipient = fields.BooleanField(default=False)
-    decision_reasons = fields.JSONField(default=list)
+    decision_reasons: fields.Field[list[str]] = fields.JSONField(default=list)
     idempotency_key = fields.CharField(max_length=200, null=True)
     open_count = fields.IntField(default=0)
     first_opened_at = fields.DatetimeField(null=True)
@@ -72,12 +72,15 @@ class EmailCopy(Model):
     public_id = fields.CharField(max_length=24, unique=True)
     # Set only for per-recipient copies: the normalized address this copy went to.
     recipient = fields.CharField(max_length=254, null=True, db_index=True)
-    envelope_to = fields.JSONField(default=list)
+    envelope_to: fields.Field[list[str]] = fields.JSONField(default=list)
     track_opens = fields.BooleanField(default=False)
     track_links = fields.BooleanField(default=False)
     status = fields.CharEnumField(EmailStatus, max_length=8, default=EmailStatus.QUEUED)
     message_id = fields.CharField(max_length=255, null=True)
     attempts = fields.IntField(default=0)
+    # When a worker last claimed the copy for delivery (QUEUED -> SENDING): a copy left
+    # SENDING longer than the claim lease was interrupted mid-send (see plugin.sending.dispatch).
+    claimed_at = fields.DatetimeField(null=True)
     error = fields.TextField(null=True)
     # When the SMTP server accepted the message: the scanner window starts here.
     accepted_at = fields.DatetimeField(null=True)

@@ -54,9 +54,13 @@ def _filtered(owner_id: int, flt: EmailFilter) -> Q:
         q &= Q(search_text__contains=flt.search.strip().lower())
     # The date range is on the send time; a mail still queued counts by its creation.
     if flt.sent_after is not None:
-        q &= Q(sent_at__gte=flt.sent_after) | Q(sent_at__isnull=True, created_at__gte=flt.sent_after)
+        q &= Q(sent_at__gte=flt.sent_after) | Q(
+            sent_at__isnull=True, created_at__gte=flt.sent_after
+        )
     if flt.sent_before is not None:
-        q &= Q(sent_at__lt=flt.sent_before) | Q(sent_at__isnull=True, created_at__lt=flt.sent_before)
+        q &= Q(sent_at__lt=flt.sent_before) | Q(
+            sent_at__isnull=True, created_at__lt=flt.sent_before
+        )
     return q
 
 

@@ -58,4 +58,8 @@ class TrackingEvent(Model):
 
     class Meta:
         table = "mb_tracking_event"
-        indexes = (("email_id", "occurred_at"), ("copy_id", "client_hash"), ("user_id", "occurred_at"))
+        indexes = (
+            ("email_id", "occurred_at"),
+            ("copy_id", "client_hash"),
+            ("user_id", "occurred_at"),
+        )

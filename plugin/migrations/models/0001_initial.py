@@ -1,14 +1,16 @@
-from tortoise import migrations
-from tortoise.migrations import operations as ops
 import functools
-from consent.models import ConsentState
 from json import dumps, loads
+
+from tortoise import fields, migrations
+from tortoise.fields.base import OnDelete
+from tortoise.indexes import Index
+from tortoise.migrations import operations as ops
+
+from consent.models import ConsentState
 from plugin.notifications.models import NotificationKind
 from plugin.sending.models import EmailStatus
 from plugin.tracking.models import EventKind, EventSourceField
-from tortoise.fields.base import OnDelete
-from tortoise import fields
-from tortoise.indexes import Index
+
 
 class Migration(migrations.Migration):
     initial = True
@@ -111,6 +113,7 @@ class Migration(migrations.Migration):
                 ('status', fields.CharEnumField(default=EmailStatus.QUEUED, description='QUEUED: QUEUED\nSENDING: SENDING\nSENT: SENT\nFAILED: FAILED', enum_type=EmailStatus, max_length=8)),
                 ('message_id', fields.CharField(null=True, max_length=255)),
                 ('attempts', fields.IntField(default=0)),
+                ('claimed_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('error', fields.TextField(null=True, unique=False)),
                 ('accepted_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],

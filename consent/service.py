@@ -1,0 +1,208 @@
+"""Recipients' consent: the current state, appending records, and the policy in force.
+
+State of a recipient: the latest :class:`ConsentRecord` for its normalized
+address, else UNKNOWN. The suppression table holds the keyed hash of every
+address whose current state is a refusal (DENIED or WITHDRAWN): it is kept in
+step with the records (a refusal adds the entry, a GRANTED removes it), it is
+what erasure leaves behind (then with status WITHDRAWN and no record), and it
+answers the event-time gate in one indexed query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+
+from tortoise.transactions import in_transaction
+
+from consent.jurisdiction import Jurisdiction, normalize_address, resolve_jurisdiction
+from consent.models import ConsentRecord, ConsentState, ConsentSuppression
+from consent.policy import (
+    DEFAULT_POLICIES,
+    ConsentStatus,
+    Policy,
+    PolicyConfig,
+    policy_for,
+    requires_consent,
+)
+from consent.signing import keys_for
+from plugin.accounts.models import User
+from plugin.errors import ValidationError
+from plugin.hooks import registry
+from plugin.settings import Settings
+
+__all__ = [
+    "REFUSALS",
+    "ConsentState",
+    "RecipientConsentState",
+    "current_settings",
+    "jurisdiction_of",
+    "latest_change_at",
+    "policy_config",
+    "recipient_consent",
+    "record_consent",
+    "statuses_of",
+    "validate_address",
+]
+
+#: Statuses that switch tracking off wherever the recipient lives.
+REFUSALS = frozenset({ConsentState.DENIED, ConsentState.WITHDRAWN})
+#: Source reported for a state that only a suppression entry (erasure) still holds.
+ERASURE_SOURCE = "erasure"
+_MAX_SOURCE = 100
+
+
+@dataclass(frozen=True)
+class RecipientConsentState:
+    """What ``recipientConsent`` reports."""
+
+    email: str
+    jurisdiction: str | None
+    requires_consent: bool
+    policy: Policy
+    status: ConsentStatus
+    updated_at: datetime | None
+    source: str | None
+
+
+@dataclass(frozen=True)
+class _Current:
+    status: ConsentStatus
+    updated_at: datetime | None
+    source: str | None
+
+
+def current_settings() -> Settings:
+    """The running process's settings (services called from resolvers, actors, hooks)."""
+    from plugin.runtime import current_runtime
+
+    return current_runtime().settings
+
+
+@cache
+def policy_config(settings: Settings) -> PolicyConfig:
+    """The policy configuration of these settings.
+
+    An empty policy map means the defaults (EU, EEA, UK opt-in, CH opt-out): a
+    configuration that forgot the map must not silently track Europeans.
+    """
+    by_region = dict(settings.consent_policies) or dict(DEFAULT_POLICIES)
+    return PolicyConfig(
+        by_region=by_region,  # type: ignore[arg-type]  # validated by PolicyConfig
+        company_country=settings.company_country,
+        unknown_policy=settings.unknown_policy,  # type: ignore[arg-type]
+    )
+
+
+def validate_address(email: str, field: str = "email") -> str:
+    """The normalized address, or ValidationError when it is plainly not an address."""
+    address = normalize_address(email) if isinstance(email, str) else ""
+    local, at, domain = address.rpartition("@")
+    if not at or not local or not domain or len(address) > 254 or any(c.isspace() for c in address):
+        raise ValidationError("not a valid email address", field=field)
+    return address
+
+
+async def jurisdiction_of(email: str) -> Jurisdiction:
+    """The host CRM's country for the contact first, then the address's ccTLD."""
+    country = await registry.first_answer("resolve_recipient_country", email)
+    return resolve_jurisdiction(email, host_country=country if isinstance(country, str) else None)
+
+
+async def _currents(addresses: Iterable[str], settings: Settings) -> dict[str, _Current]:
+    wanted = {normalize_address(a) for a in addresses}
+    result = {a: _Current(ConsentStatus.UNKNOWN, None, None) for a in wanted}
+    if not wanted:
+        return result
+    rows = await ConsentRecord.filter(recipient__in=wanted).order_by("recorded_at", "id")
+    for row in rows:  # ascending: the last one seen per recipient is the latest
+        result[row.recipient] = _Current(
+            ConsentStatus(row.status.value), row.recorded_at, row.source
+        )
+    keys = keys_for(settings)
+    by_hash = {h: a for a in wanted for h in keys.address_hashes(a)}
+    suppressed = await ConsentSuppression.filter(address_hash__in=list(by_hash))
+    for entry in suppressed:
+        address = by_hash[entry.address_hash]
+        # Without a record (erased), the entry alone says WITHDRAWN; a record present
+        # is itself the refusal that made the entry.
+        if result[address].updated_at is None or result[address].status is ConsentStatus.GRANTED:
+            result[address] = _Current(
+                ConsentStatus(entry.status.value), entry.created_at, ERASURE_SOURCE
+            )
+    return result
+
+
+async def statuses_of(
+    addresses: Iterable[str], settings: Settings | None = None
+) -> dict[str, ConsentStatus]:
+    """Current status per normalized address (two queries whatever the count)."""
+    currents = await _currents(addresses, settings or current_settings())
+    return {address: current.status for address, current in currents.items()}
+
+
+async def latest_change_at(email: str, settings: Settings | None = None) -> datetime | None:
+    """When the recipient's consent last changed (a record or a suppression entry)."""
+    address = normalize_address(email)
+    return (await _currents([address], settings or current_settings()))[address].updated_at
+
+
+async def recipient_consent(email: str, settings: Settings | None = None) -> RecipientConsentState:
+    """The recipient's jurisdiction, policy and current consent."""
+    settings = settings or current_settings()
+    address = validate_address(email)
+    jurisdiction = await jurisdiction_of(address)
+    policy = policy_for(jurisdiction, policy_config(settings))
+    current = (await _currents([address], settings))[address]
+    return RecipientConsentState(
+        email=address,
+        jurisdiction=jurisdiction.region,
+        requires_consent=requires_consent(policy),
+        policy=policy,
+        status=current.status,
+        updated_at=current.updated_at,
+        source=current.source,
+    )
+
+
+async def record_consent(
+    email: str,
+    status: ConsentStatus | ConsentState | str,
+    source: str,
+    recorded_by: User | None = None,
+    settings: Settings | None = None,
+) -> RecipientConsentState:
+    """Append a consent record (with the consent text version in force) and return the
+    new state. Any CRM user may record consent; ``recorded_by`` is None for the
+    recipient's own choice on the consent page."""
+    settings = settings or current_settings()
+    address = validate_address(email)
+    try:
+        state = ConsentState(status.value if isinstance(status, ConsentStatus) else str(status))
+    except ValueError:
+        raise ValidationError(
+            "status must be GRANTED, DENIED or WITHDRAWN", field="status"
+        ) from None
+    source = (source or "").strip()
+    if not source or len(source) > _MAX_SOURCE:
+        raise ValidationError(f"source must be 1 to {_MAX_SOURCE} characters", field="source")
+    hashes = keys_for(settings).address_hashes(address)
+    async with in_transaction():
+        await ConsentRecord.create(
+            recipient=address,
+            status=state,
+            source=source,
+            text_version=settings.consent_text_version,
+            recorded_by=recorded_by,
+        )
+        if state is ConsentState.GRANTED:
+            # A new GRANTED lifts every suppression, erasure's included.
+            await ConsentSuppression.filter(address_hash__in=hashes).delete()
+        else:
+            await ConsentSuppression.filter(address_hash__in=hashes[1:]).delete()
+            updated = await ConsentSuppression.filter(address_hash=hashes[0]).update(status=state)
+            if not updated:
+                await ConsentSuppression.create(address_hash=hashes[0], status=state)
+    return await recipient_consent(address, settings)

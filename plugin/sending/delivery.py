@@ -1,0 +1,145 @@
+"""Handing a built message to the mail system: SMTP, or the outbox folder.
+
+``MAILBEACON_SMTP_URL`` chooses the transport: ``smtp://`` (plain),
+``smtp+starttls://`` (STARTTLS required), ``smtps://`` (implicit TLS), with
+optional ``user:password@`` (percent-encoded). Without it, messages are written
+to ``DATA_DIR/outbox/<message-id>.eml`` (the embedded default; atomically, so a
+reader never sees half a file).
+
+Failures are classified: ``TemporaryDeliveryError`` (4xx replies, refused or
+dropped connections, timeouts: try again later) or ``PermanentDeliveryError``
+(5xx: the server will never take it).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import aiosmtplib
+
+from plugin.settings import Settings
+
+__all__ = [
+    "DeliveryError",
+    "DeliveryResult",
+    "PermanentDeliveryError",
+    "TemporaryDeliveryError",
+    "deliver",
+    "outbox_dir",
+]
+
+SMTP_TIMEOUT_SECONDS = 60.0
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._@-]")
+
+
+class DeliveryError(Exception):
+    """The message was not accepted; ``reason`` is what the server (or network) said."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class TemporaryDeliveryError(DeliveryError):
+    """Worth retrying later."""
+
+
+class PermanentDeliveryError(DeliveryError):
+    """Never worth retrying."""
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """Accepted; ``refused`` lists recipients the server refused while taking the rest."""
+
+    refused: dict[str, str]
+
+
+def outbox_dir(settings: Settings) -> Path:
+    return settings.data_dir / "outbox"
+
+
+async def deliver(
+    message: EmailMessage, *, sender: str, recipients: Sequence[str], settings: Settings
+) -> DeliveryResult:
+    """Deliver ``message`` to ``recipients`` with envelope sender ``sender``."""
+    if settings.smtp_url is None:
+        _write_outbox(message, sender, recipients, outbox_dir(settings))
+        return DeliveryResult(refused={})
+    return await _send_smtp(message, sender, recipients, settings.smtp_url)
+
+
+def _write_outbox(
+    message: EmailMessage, sender: str, recipients: Sequence[str], folder: Path
+) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    name = _SAFE_NAME.sub("_", str(message["Message-ID"]).strip("<> ")) or "message"
+    target = folder / f"{name}.eml"
+    # The envelope is not in the headers (bcc!), so it goes first as Return-Path/X- lines
+    # that a local reader can use; the rest is the message exactly as it would go out.
+    envelope = f"X-Envelope-From: <{sender}>\r\n" + "".join(
+        f"X-Envelope-To: <{r}>\r\n" for r in recipients
+    )
+    data = envelope.encode("utf-8") + message.as_bytes()
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".eml")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def _connection(url: str) -> dict[str, object]:
+    parts = urlsplit(url)
+    scheme = parts.scheme
+    options: dict[str, object] = {
+        "hostname": parts.hostname or "localhost",
+        "port": parts.port or {"smtps": 465, "smtp+starttls": 587}.get(scheme, 25),
+        "use_tls": scheme == "smtps",
+        # Plain smtp:// means plain: aiosmtplib would otherwise upgrade opportunistically.
+        "start_tls": scheme == "smtp+starttls",
+        "timeout": SMTP_TIMEOUT_SECONDS,
+    }
+    if parts.username:
+        options["username"] = unquote(parts.username)
+        options["password"] = unquote(parts.password or "")
+    return options
+
+
+def _reason(code: int | None, message: str) -> str:
+    return f"{code} {message}".strip() if code else message
+
+
+async def _send_smtp(
+    message: EmailMessage, sender: str, recipients: Sequence[str], url: str
+) -> DeliveryResult:
+    try:
+        refused, _ = await aiosmtplib.send(
+            message, sender=sender, recipients=list(recipients), **_connection(url)  # type: ignore[arg-type]
+        )
+    except aiosmtplib.SMTPRecipientsRefused as error:
+        reasons = [_reason(r.code, f"{r.recipient}: {r.message}") for r in error.recipients]
+        permanent = all(500 <= r.code < 600 for r in error.recipients)
+        cls = PermanentDeliveryError if permanent else TemporaryDeliveryError
+        raise cls("; ".join(reasons) or "every recipient was refused") from None
+    except aiosmtplib.SMTPResponseException as error:
+        cls = PermanentDeliveryError if 500 <= error.code < 600 else TemporaryDeliveryError
+        raise cls(_reason(error.code, error.message)) from None
+    except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
+        # Connection refused or dropped, TLS failures, timeouts: the server may be back later.
+        raise TemporaryDeliveryError(f"{type(error).__name__}: {error}") from None
+    return DeliveryResult(
+        refused={addr: _reason(resp.code, resp.message) for addr, resp in refused.items()}
+    )

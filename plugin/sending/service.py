@@ -1,0 +1,162 @@
+"""sendEmail: validate, render, decide tracking, store, and enqueue delivery after commit.
+
+Decisions where the contract is silent:
+
+- Idempotency is checked first: the same user and ``idempotencyKey`` return the
+  first send's email and decision, whatever the new input, and send nothing.
+  Two concurrent sends with one key are settled by the unique constraint.
+- Copies: by default one copy for everyone (to, cc and bcc in its envelope; bcc
+  never in a header). With ``trackPerRecipient`` every recipient, bcc included,
+  gets its own copy: the same visible To/Cc headers, its own tokens, an
+  envelope to that recipient alone.
+- The rendered bodies are stored on the email (``text`` None when it is to be
+  derived from the HTML: that happens per copy, from the HTML as sent); each
+  copy is instrumented by the send actor (see ``plugin.sending.compose``). Its
+  Message-ID is fixed here so that a retry sends the very same message.
+- Everything (email, copies, tracked links, the remembered compose choices) is
+  written in one transaction; the send jobs are enqueued only after it commits.
+"""
+
+from __future__ import annotations
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from plugin.accounts.models import User
+from plugin.jobs import enqueue_async
+from plugin.preferences.service import remember_compose_choices
+from plugin.sending.compose import instrument_copy
+from plugin.sending.decision import CopyPlan, TrackingDecision, decide_tracking
+from plugin.sending.mime import new_message_id
+from plugin.sending.models import EmailCopy, SentEmail, TrackedLink
+from plugin.sending.templates import render_parts
+from plugin.sending.validation import (
+    MAX_IDEMPOTENCY_KEY,
+    Draft,
+    InvalidDraft,
+    ValidDraft,
+    check_subject,
+    validate_draft,
+)
+from plugin.settings import Settings
+from plugin.tracking.tokens import new_public_id
+
+__all__ = ["SEND_ACTOR", "decision_of", "send_email"]
+
+SEND_ACTOR = "send_email_copy"
+
+
+def decision_of(email: SentEmail) -> TrackingDecision:
+    """The decision recorded on a stored email (for idempotent replays)."""
+    return TrackingDecision(
+        opens=email.track_opens, links=email.track_links,
+        reasons=list(email.decision_reasons or []),
+        chosen_opens=email.track_opens, chosen_links=email.track_links,
+    )
+
+
+async def send_email(
+    user: User, draft: Draft, settings: Settings
+) -> tuple[SentEmail, TrackingDecision]:
+    """Store the email and its copies, enqueue their delivery, return the email and decision.
+
+    Raises InvalidDraft (every input problem) or TemplateError; nothing is stored then.
+    """
+    key = draft.idempotency_key
+    if key and len(key) <= MAX_IDEMPOTENCY_KEY:  # a longer one is refused by validation
+        earlier = await SentEmail.get_or_none(user_id=user.id, idempotency_key=key)
+        if earlier is not None:
+            return earlier, decision_of(earlier)
+    valid, problems = validate_draft(draft, settings)
+    if valid is None:
+        raise InvalidDraft(problems)
+    subject, html, text = await _render(valid, settings)
+    recipients = [a.display for a in valid.recipients]
+    decision = await decide_tracking(
+        user, recipients, track_opens=draft.track_opens, track_links=draft.track_links,
+        per_recipient=draft.track_per_recipient,
+    )
+    plans = [(plan, new_public_id()) for plan in decision.copies]
+    # Every copy has the same bodies, so one instrumentation finds every tracked link.
+    destinations = instrument_copy(
+        html=html, text=text, public_id=plans[0][1], track_opens=False,
+        track_links=decision.links, indexes={}, settings=settings,
+    ).destinations if decision.links else []
+    try:
+        email, copy_ids = await _store(
+            user, valid, subject, html, text, decision, plans, destinations, settings
+        )
+    except IntegrityError:
+        if not draft.idempotency_key:
+            raise
+        # Another request with the same key committed first: its result is the answer.
+        earlier = await SentEmail.get(user_id=user.id, idempotency_key=draft.idempotency_key)
+        return earlier, decision_of(earlier)
+    for copy_id in copy_ids:
+        await enqueue_async(SEND_ACTOR, copy_id)
+    return email, decision
+
+
+async def _render(valid: ValidDraft, settings: Settings) -> tuple[str, str | None, str | None]:
+    draft = valid.draft
+    if draft.context is None:
+        return draft.subject, draft.html, draft.text
+    parts = await render_parts(
+        subject=draft.subject, html=draft.html, text=draft.text, context=draft.context,
+        max_chars=settings.max_body_bytes, timeout=settings.template_timeout_seconds,
+    )
+    # A context value must not smuggle a header into the subject.
+    check_subject(parts.subject)
+    return parts.subject, parts.html, parts.text
+
+
+def _envelope(valid: ValidDraft, plan: CopyPlan) -> list[str]:
+    if plan.recipient is None:
+        return [a.envelope for a in valid.recipients]
+    return [a.envelope for a in valid.recipients if a.display == plan.recipient]
+
+
+async def _store(
+    user: User,
+    valid: ValidDraft,
+    subject: str,
+    html: str | None,
+    text: str | None,
+    decision: TrackingDecision,
+    plans: list[tuple[CopyPlan, bytes]],
+    destinations: list[tuple[int, str]],
+    settings: Settings,
+) -> tuple[SentEmail, list[int]]:
+    draft = valid.draft
+    to = [a.display for a in valid.to]
+    cc = [a.display for a in valid.cc]
+    domain = settings.message_id_domain or settings.public_host
+    message_ids = [new_message_id(domain) for _ in plans]
+    async with in_transaction() as conn:
+        email = await SentEmail.create(
+            user_id=user.id, subject=subject, to_addresses=to, cc_addresses=cc,
+            bcc_addresses=[a.display for a in valid.bcc],
+            search_text=" ".join([subject, *to, *cc]).lower(),
+            html=html, text=text, track_opens=decision.opens, track_links=decision.links,
+            track_per_recipient=draft.track_per_recipient, decision_reasons=decision.reasons,
+            idempotency_key=draft.idempotency_key or None,
+            message_id=message_ids[0], using_db=conn,
+        )
+        copy_ids = []
+        for (plan, public_id), message_id in zip(plans, message_ids, strict=True):
+            copy = await EmailCopy.create(
+                email_id=email.id, public_id=public_id.hex(), recipient=plan.recipient,
+                envelope_to=_envelope(valid, plan), track_opens=plan.opens,
+                track_links=plan.links, message_id=message_id, using_db=conn,
+            )
+            copy_ids.append(copy.id)
+        if destinations:
+            await TrackedLink.bulk_create(
+                [TrackedLink(email_id=email.id, position=i, url=url) for i, url in destinations],
+                using_db=conn,
+            )
+        await remember_compose_choices(
+            user, track_opens=decision.chosen_opens, track_links=decision.chosen_links
+        )
+    return email, copy_ids
+

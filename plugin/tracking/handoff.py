@@ -1,0 +1,194 @@
+"""Handing hits durably to the queue, in batches: group commit.
+
+Every request appends its hit to the open batch and waits for that batch to be
+flushed; one flusher writes a whole batch in one go while the next batch fills
+up. Under load many hits share one write (one Dramatiq message on Redis, or one
+fsynced spool line in the embedded mode); when idle a lone hit is flushed at
+once, so waiting costs about one round trip, never a timer.
+
+- Distributed: one Dramatiq message carrying the batch, enqueued on the Redis
+  broker (one round trip per batch).
+- Embedded: the batch is appended to the spool (fsync) and then given to the
+  in-process broker; the spool forgets it once the worker has recorded it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import dramatiq
+from dramatiq import Message
+
+from plugin.runtime import Runtime
+from plugin.tracking.spool import Spool
+
+__all__ = [
+    "QUEUE_NAME",
+    "RECORD_ACTOR",
+    "GroupCommit",
+    "HandoffClosedError",
+    "acknowledge",
+    "current_handoff",
+    "record_message",
+    "start_handoff",
+    "stop_handoff",
+]
+
+log = logging.getLogger(__name__)
+
+QUEUE_NAME = "tracking"
+RECORD_ACTOR = "record_hits"
+MAX_BATCH = 1000
+
+Sink = Callable[[list[dict[str, Any]]], Awaitable[None]]
+
+
+class HandoffClosedError(RuntimeError):
+    """The process is shutting down and takes no more hits."""
+
+
+class GroupCommit:
+    """Batches concurrent submissions; each ``submit`` returns once its batch is durable."""
+
+    def __init__(self, sink: Sink, *, max_batch: int = MAX_BATCH) -> None:
+        self._sink = sink
+        self._max_batch = max_batch
+        self._open: list[dict[str, Any]] = []
+        self._open_future: asyncio.Future[None] | None = None
+        self._ready: deque[tuple[list[dict[str, Any]], asyncio.Future[None]]] = deque()
+        self._flusher: asyncio.Task[None] | None = None
+        self._closed = False
+        self.batches = 0
+        self.hits = 0
+
+    async def submit(self, hit: dict[str, Any]) -> None:
+        """Add ``hit`` to the open batch and wait until that batch is handed on.
+
+        Raises whatever the sink raised for the batch (the hit is then not queued).
+        """
+        if self._closed:
+            raise HandoffClosedError("the tracking hand-off is closed")
+        future = self._open_future
+        if future is None:
+            future = self._open_future = asyncio.get_running_loop().create_future()
+        self._open.append(hit)
+        if len(self._open) >= self._max_batch:
+            self._seal()
+        if self._flusher is None:
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_all())
+        # Shielded: a client that goes away must not cancel its batch-mates' future.
+        await asyncio.shield(future)
+
+    def _seal(self) -> None:
+        if self._open and self._open_future is not None:
+            self._ready.append((self._open, self._open_future))
+        self._open, self._open_future = [], None
+
+    async def _flush_all(self) -> None:
+        try:
+            while True:
+                if not self._ready:
+                    self._seal()
+                if not self._ready:
+                    return
+                batch, future = self._ready.popleft()
+                try:
+                    await self._sink(batch)
+                except BaseException as exc:  # every waiter of the batch learns of it
+                    if not future.done():
+                        future.set_exception(exc)
+                    if isinstance(exc, asyncio.CancelledError):
+                        raise
+                    log.error("handing %d tracking hit(s) to the queue failed: %r", len(batch), exc)
+                else:
+                    self.batches += 1
+                    self.hits += len(batch)
+                    if not future.done():
+                        future.set_result(None)
+        finally:
+            self._flusher = None
+
+    async def close(self) -> None:
+        """Take no more hits and wait until every submitted one is flushed."""
+        self._closed = True
+        while self._flusher is not None:
+            await asyncio.shield(self._flusher)
+        if self._open:
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_all())
+            await self._flusher
+
+
+def record_message(batch: list[dict[str, Any]], spool_segment: str | None = None) -> Message[Any]:
+    """The Dramatiq message that records ``batch`` (see workers.actors.record)."""
+    return Message(
+        queue_name=QUEUE_NAME,
+        actor_name=RECORD_ACTOR,
+        args=(batch, spool_segment),
+        kwargs={},
+        options={},
+    )
+
+
+def _redis_sink(broker: dramatiq.Broker) -> Sink:
+    async def sink(batch: list[dict[str, Any]]) -> None:
+        # redis-py's blocking client under Dramatiq: off the loop, once per batch.
+        await asyncio.to_thread(broker.enqueue, record_message(batch))
+
+    return sink
+
+
+def _spool_sink(spool: Spool, broker: dramatiq.Broker) -> Sink:
+    async def sink(batch: list[dict[str, Any]]) -> None:
+        segment = await asyncio.to_thread(spool.append, batch)
+        broker.enqueue(record_message(batch, segment))  # in memory: instant
+
+    return sink
+
+
+_active: GroupCommit | None = None
+_spool: Spool | None = None
+
+
+def current_handoff() -> GroupCommit | None:
+    """The hand-off of this process, or None before start / after stop."""
+    return _active
+
+
+def acknowledge(spool_segment: str | None) -> None:
+    """A batch was recorded: the embedded spool may forget it (no-op elsewhere)."""
+    if spool_segment and _spool is not None:
+        _spool.done(spool_segment)
+
+
+def start_handoff(runtime: Runtime) -> GroupCommit:
+    """Start this process's hand-off: Redis in distributed mode, spool + memory queue embedded."""
+    global _active, _spool
+    settings = runtime.settings
+    if settings.embedded:
+        spool = Spool(settings.data_dir / "spool")
+        replayed = 0
+        for segment, batch in spool.recover():
+            runtime.broker.enqueue(record_message(batch, segment))
+            replayed += len(batch)
+        if replayed:
+            log.info("re-queued %d tracking hit(s) spooled by an earlier run", replayed)
+        _spool = spool
+        _active = GroupCommit(_spool_sink(spool, runtime.broker))
+    else:
+        _active = GroupCommit(_redis_sink(runtime.broker))
+    return _active
+
+
+async def stop_handoff() -> None:
+    """Flush what is buffered and stop taking hits."""
+    global _active, _spool
+    if _active is not None:
+        await _active.close()
+    _active = None
+    if _spool is not None:
+        _spool.close()
+    _spool = None

@@ -1,0 +1,290 @@
+"""The tracking pipeline: classify queued hits, store them once, move the figures, tell others.
+
+``ingest_hits`` takes one queued batch: it drops hits on unknown copies and on
+copies whose recipients withdrew consent, classifies the rest against what
+storage knows about the same client (same keyed address hash and user agent)
+on the same copy, and inserts them with the aggregates in one transaction.
+Event ids come from the edge, so a redelivered batch stores and counts nothing
+twice. A click that looks human is stored as *pending* and decided by
+``finalise_clicks`` once its burst window has passed, so that no figure and no
+notification ever shows a click that later turns out to be a scanner's.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from tortoise.transactions import in_transaction
+
+from plugin.hooks import RecordedEvent
+from plugin.jobs import enqueue_async
+from plugin.runtime import current_runtime
+from plugin.settings import Settings
+from plugin.tracking.classify import ClassifierSettings, Hit, HitKind, classify
+from plugin.tracking.context import (
+    CopyInfo,
+    client_key,
+    load_copies,
+    load_links,
+    load_priors,
+    self_event_ids,
+)
+from plugin.tracking.hits import EdgeHit, client_hash, client_prefix
+from plugin.tracking.models import TrackingEvent
+from plugin.tracking.store import (
+    PENDING_RULE,
+    EventRow,
+    bump_aggregates,
+    finalise_event,
+    insert_events,
+)
+
+__all__ = ["FINALISE_ACTOR", "classifier_settings", "finalise_clicks", "ingest_hits"]
+
+log = logging.getLogger(__name__)
+
+FINALISE_ACTOR = "finalise_clicks"
+_FINALISE_MARGIN_SECONDS = 0.5
+
+
+def classifier_settings(settings: Settings) -> ClassifierSettings:
+    return ClassifierSettings(
+        apple_networks=settings.apple_networks,
+        scanner_window_seconds=settings.scanner_window_seconds,
+        burst_window_seconds=settings.burst_window_seconds,
+        duplicate_window_seconds=settings.duplicate_window_seconds,
+    )
+
+
+def _parse(raw_hits: Iterable[Any]) -> list[EdgeHit]:
+    seen: set[str] = set()
+    hits = []
+    for raw in raw_hits:
+        hit = EdgeHit.from_wire(raw)
+        if hit is not None and hit.event_id not in seen:
+            seen.add(hit.event_id)
+            hits.append(hit)
+    return hits
+
+
+async def _admissible(hits: list[EdgeHit], copies: Mapping[str, CopyInfo]) -> list[EdgeHit]:
+    """Hits on known copies whose recipients still allow recording (event-time consent gate)."""
+    from consent.gate import hits_may_be_recorded
+
+    allowed: dict[str, bool] = {}
+    for public_id in {hit.copy_id for hit in hits if hit.copy_id in copies}:
+        allowed[public_id] = await hits_may_be_recorded(copies[public_id].recipients)
+    return [hit for hit in hits if allowed.get(hit.copy_id, False)]
+
+
+def _recorded(row: EventRow) -> RecordedEvent:
+    return RecordedEvent(
+        event_id=str(uuid.UUID(row.event_id)),
+        user_id=row.user_id,
+        email_id=row.email_id,
+        kind=row.kind,
+        source=row.source,
+        counted=row.counts,
+        url=row.url,
+        recipient=row.recipient,
+    )
+
+
+async def ingest_hits(raw_hits: Sequence[Any]) -> list[RecordedEvent]:
+    """Record one batch of queued hits (idempotent); return the events decided and committed."""
+    runtime = current_runtime()
+    settings = runtime.settings
+    hits = _parse(raw_hits)
+    copies = await load_copies({hit.copy_id for hit in hits})
+    hits = await _admissible(hits, copies)
+    if not hits:
+        return []
+    links = await load_links({copies[hit.copy_id].email_id for hit in hits})
+    selfs = await self_event_ids(runtime, hits, copies)
+    hashes = {hit.event_id: client_hash(settings, hit.client_ip) for hit in hits}
+    cset = classifier_settings(settings)
+    priors = await load_priors(
+        [(copies[h.copy_id].id, hashes[h.event_id], h.user_agent, h.occurred_at) for h in hits],
+        cset,
+        links,
+    )
+    rows: list[EventRow] = []
+    for hit in sorted(hits, key=lambda h: (h.occurred_at, h.event_id)):
+        copy = copies[hit.copy_id]
+        key = client_key(copy.id, hashes[hit.event_id], hit.user_agent)
+        occurred = datetime.fromtimestamp(hit.occurred_at, UTC)
+        verdict = classify(
+            Hit(
+                kind=hit.kind,
+                method=hit.method,
+                user_agent=hit.user_agent,
+                client_ip=hit.client_ip,
+                occurred_at=occurred,
+                link_index=hit.link_index,
+                honeypot=hit.honeypot,
+            ),
+            priors.context(key, hit.event_id, copy.accepted_at, is_self=hit.event_id in selfs),
+            cset,
+        )
+        # A click that looks human waits for its burst window; anything else is final now.
+        held = hit.kind is HitKind.CLICK and verdict.source == "HUMAN"
+        link = links.get((copy.email_id, hit.link_index)) if hit.link_index else None
+        row = EventRow(
+            event_id=hit.event_id,
+            user_id=copy.user_id,
+            email_id=copy.email_id,
+            copy_id=copy.id,
+            link_id=link[0] if link else None,
+            kind=hit.kind.value,
+            source=verdict.source.value,
+            rule=PENDING_RULE if held else verdict.rule,
+            duplicate=verdict.duplicate,
+            honeypot=hit.honeypot,
+            recipient=copy.recipient,
+            occurred_at=occurred,
+            method=hit.method[:8],
+            user_agent=hit.user_agent,
+            client_hash=hashes[hit.event_id],
+            client_prefix=client_prefix(hit.client_ip),
+            url=link[1] if link else None,
+        )
+        priors.add(key, row, hit.link_index)
+        rows.append(row)
+    async with in_transaction() as conn:
+        inserted = await insert_events(conn, rows)
+        await bump_aggregates(
+            conn, [row for row in rows if row.event_id in inserted and row.counts]
+        )
+    if len(inserted) < len(rows):
+        await _take_stored_verdicts([row for row in rows if row.event_id not in inserted])
+    # Every held click of the batch, even ones stored by an earlier delivery whose
+    # finalise message may not have gone out: finalising twice is harmless.
+    held_ids = [row.event_id for row in rows if row.rule == PENDING_RULE]
+    if held_ids:
+        delay = int((settings.burst_window_seconds + _FINALISE_MARGIN_SECONDS) * 1000)
+        await enqueue_async(FINALISE_ACTOR, held_ids, delay_ms=delay)
+    # A redelivered batch fans out again (with the stored verdicts): the live engineer's
+    # dispatch may have failed the first time, and its consumers are idempotent per event.
+    recorded = [_recorded(row) for row in rows if row.rule != PENDING_RULE]
+    await _after_commit(recorded)
+    return recorded
+
+
+async def _take_stored_verdicts(rows: list[EventRow]) -> None:
+    """Rows stored by an earlier delivery keep the verdict stored then, not today's."""
+    wanted = [str(uuid.UUID(row.event_id)) for row in rows]
+    stored = await TrackingEvent.filter(event_id__in=wanted).values(
+        "event_id", "source", "rule", "duplicate"
+    )
+    by_id = {uuid.UUID(str(s["event_id"])).hex: s for s in stored}
+    for row in rows:
+        found = by_id.get(row.event_id)
+        if found is None:  # cannot happen (the insert conflicted), but never report a guess
+            row.rule = PENDING_RULE
+            continue
+        row.source = str(getattr(found["source"], "value", found["source"]))
+        row.rule = str(found["rule"])
+        row.duplicate = bool(found["duplicate"])
+
+
+async def _after_commit(recorded: list[RecordedEvent]) -> None:
+    if recorded:
+        from plugin.live.dispatch import after_events_committed
+
+        await after_events_committed(recorded)
+
+
+async def finalise_clicks(event_ids: Sequence[str]) -> list[RecordedEvent]:
+    """Decide held clicks (and older held clicks of the same clients), in time order."""
+    settings = current_runtime().settings
+    cset = classifier_settings(settings)
+    ids = []
+    for event_id in event_ids:
+        try:
+            ids.append(str(uuid.UUID(str(event_id))))
+        except ValueError:
+            log.warning("finalise_clicks: ignoring a malformed event id")
+    targets = await TrackingEvent.filter(event_id__in=ids, rule=PENDING_RULE).values(
+        "copy_id", "client_hash", "user_agent", "occurred_at"
+    )
+    latest: dict[tuple[int, str, str], datetime] = {}
+    for t in targets:
+        key = client_key(t["copy_id"], t["client_hash"], t["user_agent"])
+        latest[key] = max(latest.get(key, t["occurred_at"]), t["occurred_at"])
+    recorded: list[RecordedEvent] = []
+    for key, until in latest.items():
+        recorded.extend(await _finalise_client(key, until, cset))
+    await _after_commit(recorded)
+    return recorded
+
+
+async def _finalise_client(
+    key: tuple[int, str, str], until: datetime, cset: ClassifierSettings
+) -> list[RecordedEvent]:
+    copy_id, chash, user_agent = key
+    held = (
+        await TrackingEvent.filter(
+            copy_id=copy_id,
+            client_hash=chash,
+            user_agent=user_agent,
+            rule=PENDING_RULE,
+            occurred_at__lte=until,
+        )
+        .order_by("occurred_at", "id")
+        .select_related("copy", "link")
+    )
+    if not held:
+        return []
+    links = await load_links({held[0].copy.email_id})  # type: ignore[attr-defined]
+    priors = await load_priors(
+        [(copy_id, chash, user_agent, e.occurred_at.timestamp()) for e in held], cset, links
+    )
+    decided: list[tuple[TrackingEvent, EventRow]] = []
+    for event in held:
+        position = 0 if event.honeypot else (event.link.position if event.link else None)
+        verdict = classify(
+            Hit(
+                kind=HitKind.CLICK,
+                method=event.method,
+                user_agent=event.user_agent,
+                client_ip="",
+                occurred_at=event.occurred_at,
+                link_index=position,
+                honeypot=event.honeypot,
+            ),
+            priors.context(key, event.event_id.hex, event.copy.accepted_at, is_self=False),
+            cset,
+        )
+        row = EventRow(
+            event_id=event.event_id.hex,
+            user_id=event.user_id,  # type: ignore[attr-defined]
+            email_id=event.email_id,  # type: ignore[attr-defined]
+            copy_id=copy_id,
+            link_id=event.link.id if event.link else None,
+            kind="CLICK",
+            source=verdict.source.value,
+            rule=verdict.rule,
+            duplicate=verdict.duplicate,
+            honeypot=event.honeypot,
+            recipient=event.recipient,
+            occurred_at=event.occurred_at,
+            method=event.method,
+            user_agent=user_agent,
+            client_hash=chash,
+            client_prefix=event.client_prefix,
+            url=event.link.url if event.link else None,
+        )
+        priors.replace(key, row, position)
+        decided.append((event, row))
+    recorded: list[RecordedEvent] = []
+    async with in_transaction() as conn:
+        for event, row in decided:
+            if await finalise_event(conn, event.id, row.source, row.rule, row.duplicate):
+                recorded.append(_recorded(row))
+                if row.counts:
+                    await bump_aggregates(conn, [row])
+    return recorded

@@ -1,0 +1,188 @@
+"""The public tracking endpoints: the open pixel and the click redirect (raw ASGI, no auth).
+
+They answer from the token alone: no database work while the client waits.
+A valid token's hit is handed durably to the queue (``handoff``) before the
+answer goes out; anything else records nothing. The pixel answers every GET
+and HEAD with the same GIF whatever the token, so it reveals nothing; a click
+with a bad token gets a small static 404 page and never a redirect.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+import uuid
+
+from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
+
+from plugin.net import client_address
+from plugin.settings import Settings
+from plugin.tracking.classify import HitKind
+from plugin.tracking.handoff import current_handoff
+from plugin.tracking.hits import MAX_USER_AGENT, EdgeHit, credential_hash
+from plugin.tracking.location import redirect_location
+from plugin.tracking.signing import signer_for
+from plugin.tracking.tokens import ClickToken, OpenToken
+
+__all__ = ["PIXEL_GIF", "ClickEndpoint", "PixelEndpoint", "tracking_routes"]
+
+log = logging.getLogger(__name__)
+
+# The smallest transparent 1x1 GIF (43 bytes).
+PIXEL_GIF = base64.b64decode("R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==")
+
+_NO_CACHE = [
+    (b"cache-control", b"no-store, no-cache, must-revalidate, max-age=0, private"),
+    (b"pragma", b"no-cache"),
+    (b"expires", b"0"),
+]
+_PIXEL_HEADERS = [
+    (b"content-type", b"image/gif"),
+    (b"content-length", str(len(PIXEL_GIF)).encode()),
+    *_NO_CACHE,
+]
+_NOT_FOUND_PAGE = (
+    b'<!doctype html><html lang="en"><head><meta charset="utf-8">'
+    b'<meta name="robots" content="noindex"><title>Link not found</title></head>'
+    b"<body><h1>Link not found</h1><p>This link is not valid. "
+    b"Please check that you copied it completely.</p></body></html>"
+)
+_NOT_FOUND_HEADERS = [
+    (b"content-type", b"text/html; charset=utf-8"),
+    (b"content-length", str(len(_NOT_FOUND_PAGE)).encode()),
+    (b"cache-control", b"no-store"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"content-security-policy", b"default-src 'none'"),
+]
+_ALLOWED = (b"allow", b"GET, HEAD")
+_TOKEN_PARAM = "token"  # noqa: S105 - the route parameter's name
+
+
+def _token_of(scope: Scope) -> str:
+    value = scope.get("path_params", {}).get(_TOKEN_PARAM, "")
+    return value if isinstance(value, str) else ""
+
+
+def _headers_of(scope: Scope) -> tuple[str, str | None]:
+    """The user agent (truncated) and the hash of a bearer token, if any."""
+    user_agent = ""
+    credential = None
+    for name, value in scope.get("headers", ()):
+        lname = name.lower()
+        if lname == b"user-agent":
+            user_agent = value[: MAX_USER_AGENT * 4].decode("utf-8", "replace")[:MAX_USER_AGENT]
+        elif lname == b"authorization":
+            scheme, _, token = value.partition(b" ")
+            if scheme.lower() == b"bearer" and 0 < len(token.strip()) <= 512:
+                credential = credential_hash(token.strip().decode("latin-1"))
+    return user_agent, credential
+
+
+class _Endpoint:
+    """Shared parts: the settings, method check and the durable hand-off of a hit."""
+
+    kind: HitKind
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.signer = signer_for(settings)
+
+    async def _hand_off(self, scope: Scope, token: OpenToken | ClickToken) -> bool:
+        """Queue the hit durably; False if that failed (already logged)."""
+        handoff = current_handoff()
+        if handoff is None:
+            log.error("tracking hit dropped: the hand-off is not started in this process")
+            return False
+        user_agent, credential = _headers_of(scope)
+        click = token if isinstance(token, ClickToken) else None
+        hit = EdgeHit(
+            event_id=uuid.uuid4().hex,
+            kind=self.kind,
+            copy_id=token.copy_id.hex(),
+            link_index=click.link_index if click else None,
+            honeypot=click.honeypot if click else False,
+            occurred_at=time.time(),
+            method=scope.get("method", "GET"),
+            user_agent=user_agent,
+            client_ip=client_address(scope, self.settings.trusted_proxies),
+            credential=credential,
+        )
+        try:
+            await handoff.submit(hit.to_wire())
+        except Exception:  # the queue is down: say so, the caller decides the answer
+            log.exception("tracking hit could not be queued")
+            return False
+        return True
+
+
+async def _answer(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _method_not_allowed(send: Send) -> None:
+    await _answer(send, 405, [_ALLOWED, (b"content-length", b"0"), *_NO_CACHE], b"")
+
+
+class PixelEndpoint(_Endpoint):
+    """GET/HEAD ``/t/o/{token}.gif``: the same 1x1 GIF for every token."""
+
+    kind = HitKind.OPEN
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        method = scope.get("method", "")
+        if method not in ("GET", "HEAD"):
+            await _method_not_allowed(send)
+            return
+        raw = _token_of(scope)
+        token = self.signer.verify(raw[:-4]) if raw.endswith(".gif") else None
+        if isinstance(token, OpenToken) and not await self._hand_off(scope, token):
+            # Answered hits are never lost: without the queue, no pixel either.
+            await _answer(
+                send, 503, [(b"retry-after", b"30"), (b"content-length", b"0"), *_NO_CACHE], b""
+            )
+            return
+        await _answer(send, 200, _PIXEL_HEADERS, b"" if method == "HEAD" else PIXEL_GIF)
+
+
+class ClickEndpoint(_Endpoint):
+    """GET/HEAD ``/t/c/{token}``: 302 to the signed destination, or a static 404 page."""
+
+    kind = HitKind.CLICK
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        method = scope.get("method", "")
+        if method not in ("GET", "HEAD"):
+            await _method_not_allowed(send)
+            return
+        token = self.signer.verify(_token_of(scope))
+        location = redirect_location(token.destination) if isinstance(token, ClickToken) else None
+        if location is None or not isinstance(token, ClickToken):
+            body = b"" if method == "HEAD" else _NOT_FOUND_PAGE
+            await _answer(send, 404, _NOT_FOUND_HEADERS, body)
+            return
+        # The person gets where the link leads even if the queue is down (that is logged):
+        # a broken link in a sent email would hurt the recipient, not just our figures.
+        await self._hand_off(scope, token)
+        headers = [
+            (b"location", location.encode("ascii")),
+            (b"content-length", b"0"),
+            (b"cache-control", b"no-store"),
+            (b"referrer-policy", b"no-referrer"),
+        ]
+        await _answer(send, 302, headers, b"")
+
+
+def tracking_routes(settings: Settings) -> list[BaseRoute]:
+    """The two routes, for plugin.app's ``plugin_routes`` (mounted first: the hot path)."""
+    return [
+        Route("/t/o/{token:path}", PixelEndpoint(settings)),
+        Route("/t/c/{token:path}", ClickEndpoint(settings)),
+    ]

@@ -1,0 +1,180 @@
+"""Batch SQL for the tracking pipeline: insert events once, move the aggregates with them.
+
+Hand-written because the ORM cannot say which rows an ``INSERT ... ON CONFLICT
+DO NOTHING`` really inserted; ``RETURNING event_id`` can, on SQLite (3.35+) and
+PostgreSQL alike. Everything here runs inside the caller's transaction, so an
+event and the figures it moves are committed together or not at all.
+"""
+
+# ruff: noqa: S608 - SQL here formats in only this module's table/column names and placeholders.
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+__all__ = ["PENDING_RULE", "EventRow", "bump_aggregates", "finalise_event", "insert_events"]
+
+# The rule of a click held for the burst window; it is not counted or shown until decided.
+PENDING_RULE = "pending"
+
+_COLUMNS = (
+    "event_id",
+    "user_id",
+    "email_id",
+    "copy_id",
+    "link_id",
+    "kind",
+    "source",
+    "rule",
+    "duplicate",
+    "honeypot",
+    "recipient",
+    "occurred_at",
+    "method",
+    "user_agent",
+    "client_hash",
+    "client_prefix",
+    "notified",
+)
+_ROWS_PER_STATEMENT = 500  # 17 parameters a row: well under both databases' limits
+
+
+@dataclass
+class EventRow:
+    """One event to store (column values) plus what the pipeline needs afterwards."""
+
+    event_id: str  # uuid hex
+    user_id: int
+    email_id: int
+    copy_id: int
+    link_id: int | None
+    kind: str
+    source: str
+    rule: str
+    duplicate: bool
+    honeypot: bool
+    recipient: str | None
+    occurred_at: datetime
+    method: str
+    user_agent: str
+    client_hash: str
+    client_prefix: str
+    url: str | None = None
+
+    @property
+    def counts(self) -> bool:
+        """HUMAN, not a repeat, and decided: the only events the figures count."""
+        return self.source == "HUMAN" and not self.duplicate and self.rule != PENDING_RULE
+
+    def values(self) -> list[Any]:
+        return [
+            str(uuid.UUID(self.event_id)),
+            self.user_id,
+            self.email_id,
+            self.copy_id,
+            self.link_id,
+            self.kind,
+            self.source,
+            self.rule,
+            self.duplicate,
+            self.honeypot,
+            self.recipient,
+            self.occurred_at,
+            self.method,
+            self.user_agent,
+            self.client_hash,
+            self.client_prefix,
+            False,
+        ]
+
+
+def _placeholder(conn: BaseDBAsyncClient) -> str:
+    return "$" if conn.capabilities.dialect == "postgres" else "?"
+
+
+async def insert_events(conn: BaseDBAsyncClient, rows: Sequence[EventRow]) -> set[str]:
+    """Insert the rows whose event id is new; return the ids (hex) actually inserted."""
+    mark = _placeholder(conn)
+    inserted: set[str] = set()
+    width = len(_COLUMNS)
+    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+        chunk = rows[start : start + _ROWS_PER_STATEMENT]
+        groups = []
+        values: list[Any] = []
+        for index, row in enumerate(chunk):
+            base = index * width
+            groups.append("(" + ",".join(f"{mark}{base + j + 1}" for j in range(width)) + ")")
+            values.extend(row.values())
+        # Only our own column names and placeholders are formatted in; values are bound.
+        sql = (
+            f"INSERT INTO mb_tracking_event ({','.join(_COLUMNS)}) VALUES {','.join(groups)} "
+            "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+        )
+        result = await conn.execute_query_dict(sql, values)
+        inserted.update(uuid.UUID(str(record["event_id"])).hex for record in result)
+    return inserted
+
+
+def _span(rows: Iterable[EventRow]) -> tuple[int, datetime, datetime]:
+    times = [row.occurred_at for row in rows]
+    return len(times), min(times), max(times)
+
+
+async def bump_aggregates(conn: BaseDBAsyncClient, counted: Sequence[EventRow]) -> None:
+    """Add counted events to their email's and link's figures (count, first, last)."""
+    opens: dict[int, list[EventRow]] = defaultdict(list)
+    clicks: dict[int, list[EventRow]] = defaultdict(list)
+    links: dict[int, list[EventRow]] = defaultdict(list)
+    for row in counted:
+        if row.kind == "OPEN":
+            opens[row.email_id].append(row)
+        else:
+            clicks[row.email_id].append(row)
+            if row.link_id is not None:
+                links[row.link_id].append(row)
+    # Sorted by id: concurrent workers lock rows in the same order and cannot deadlock.
+    await _bump(conn, "mb_sent_email", "open_count", "first_opened_at", "last_opened_at", opens)
+    await _bump(conn, "mb_sent_email", "click_count", "first_clicked_at", "last_clicked_at", clicks)
+    await _bump(
+        conn, "mb_tracked_link", "click_count", "first_clicked_at", "last_clicked_at", links
+    )
+
+
+async def _bump(
+    conn: BaseDBAsyncClient,
+    table: str,
+    count: str,
+    first: str,
+    last: str,
+    groups: dict[int, list[EventRow]],
+) -> None:
+    if not groups:
+        return
+    m = _placeholder(conn)
+    sql = (
+        f"UPDATE {table} SET {count} = {count} + {m}1, "
+        f"{first} = CASE WHEN {first} IS NULL OR {first} > {m}2 THEN {m}2 ELSE {first} END, "
+        f"{last} = CASE WHEN {last} IS NULL OR {last} < {m}3 THEN {m}3 ELSE {last} END "
+        f"WHERE id = {m}4"
+    )
+    values = [[*_span(rows), key] for key, rows in sorted(groups.items())]
+    await conn.execute_many(sql, values)
+
+
+async def finalise_event(
+    conn: BaseDBAsyncClient, row_id: int, source: str, rule: str, duplicate: bool
+) -> bool:
+    """Decide a held click; True only for the one caller that moved it out of pending."""
+    m = _placeholder(conn)
+    sql = (
+        f"UPDATE mb_tracking_event SET source = {m}1, rule = {m}2, duplicate = {m}3 "
+        f"WHERE id = {m}4 AND rule = {m}5 RETURNING id"
+    )
+    result = await conn.execute_query_dict(sql, [source, rule, duplicate, row_id, PENDING_RULE])
+    return len(result) > 0
