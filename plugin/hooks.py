@@ -104,7 +104,10 @@ class HookRegistry:
     """Ordered handlers per declared hook name."""
 
     def __init__(self) -> None:
-        self._handlers: dict[str, list[Callable[..., Any]]] = {name: [] for name in HOOK_SPECS}
+        # name -> [(order, handler)], kept sorted by order (stable: ties keep registration order).
+        self._handlers: dict[str, list[tuple[int, Callable[..., Any]]]] = {
+            name: [] for name in HOOK_SPECS
+        }
 
     def _check(self, name: str) -> None:
         if name not in HOOK_SPECS:
@@ -118,18 +121,16 @@ class HookRegistry:
         def decorator(handler: F) -> F:
             if not callable(handler):
                 raise TypeError(f"hook {name!r} needs a callable, got {handler!r}")
-            handler._mb_hook_order = order  # type: ignore[attr-defined]
             handlers = self._handlers[name]
-            handlers.append(handler)
-            # Stable sort: equal orders keep registration order.
-            handlers.sort(key=lambda h: getattr(h, "_mb_hook_order", 0))
+            handlers.append((order, handler))
+            handlers.sort(key=lambda entry: entry[0])
             return handler
 
         return decorator(fn) if fn is not None else decorator
 
     def get_hooks(self, name: str) -> list[Callable[..., Any]]:
         self._check(name)
-        return list(self._handlers[name])
+        return [handler for _, handler in self._handlers[name]]
 
     async def call_all(self, name: str, *args: Any) -> None:
         """Run every handler in order (``before_*``/``after_*`` hooks)."""
@@ -155,7 +156,11 @@ class HookRegistry:
         try:
             yield
         finally:
-            self._handlers[name].remove(fn)
+            entries = self._handlers[name]
+            for index, (_, handler) in enumerate(entries):
+                if handler is fn:
+                    del entries[index]
+                    break
 
 
 registry = HookRegistry()

@@ -60,3 +60,13 @@ async def test_first_answer_wins_and_none_falls_through() -> None:
 def test_non_callables_are_refused() -> None:
     with pytest.raises(TypeError):
         HookRegistry().register("after_email_sent", "not a function")  # type: ignore[arg-type]
+
+
+async def test_builtin_bound_methods_can_be_handlers() -> None:
+    hooks = HookRegistry()
+    seen: list[RecordedEvent] = []
+    event = RecordedEvent("e", 1, 2, "OPEN", "HUMAN", True, None, None)
+    with hooks.registered("after_tracking_event", seen.append):
+        await hooks.call_all("after_tracking_event", event)
+    await hooks.call_all("after_tracking_event", event)
+    assert seen == [event]

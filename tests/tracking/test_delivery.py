@@ -104,7 +104,7 @@ async def test_group_commit_batches_concurrent_hits_and_reports_failures() -> No
 
 
 def test_the_spool_replays_what_was_not_recorded(tmp_path: Path) -> None:
-    spool = Spool(tmp_path, segment_bytes=200)
+    spool = Spool(tmp_path, segment_bytes=1)  # one batch per segment
     first = spool.append([{"id": "a"}])
     spool.append([{"id": "b"} for _ in range(10)])  # rotates: a new segment
     spool.done(first)
