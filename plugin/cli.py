@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 import threading
@@ -82,7 +83,7 @@ def cmd_schema(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _prepare_serve(settings: Settings) -> None:
+async def _prepare_serve(settings: Settings, base: str) -> None:
     """Migrate an embedded database; in development, make a demo user on first start."""
     from plugin.accounts import service
     from plugin.accounts.models import User
@@ -92,7 +93,6 @@ async def _prepare_serve(settings: Settings) -> None:
             return
         user = await service.create_user("demo@example.com", name="Demo User")
         token = await service.issue_token(user, label="demo")
-        base = f"http://{settings.host}:{settings.port}"
         print(
             "\nmailbeacon development setup: created the demo user demo@example.com\n"
             f"  API token:  {token}\n"
@@ -121,12 +121,13 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             "error: --workers above 1 needs PostgreSQL (MAILBEACON_DATABASE_URL)", file=sys.stderr
         )
         return 2
-    _run(_prepare_serve, settings)
+    host, port = settings.host, settings.port
+    _run(lambda s: _prepare_serve(s, f"http://{host}:{port}"), settings)
     uvicorn.run(
         "plugin.app:create_app",
         factory=True,
-        host=args.host or settings.host,
-        port=args.port or settings.port,
+        host=host,
+        port=port,
         workers=args.workers,
         # mailbeacon decides whom to trust (MAILBEACON_TRUSTED_PROXIES), not the server.
         proxy_headers=False,
@@ -234,6 +235,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.command == "serve":
+        # The app (and PUBLIC_URL's default) read these from the environment, in every
+        # server process uvicorn starts: pass the command line on that way.
+        if args.host:
+            os.environ["MAILBEACON_HOST"] = args.host
+        if args.port:
+            os.environ["MAILBEACON_PORT"] = str(args.port)
     try:
         settings = load_settings()
         return int(args.handler(settings, args))
