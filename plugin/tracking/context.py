@@ -8,10 +8,12 @@ Each loader answers a whole batch in one query.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from plugin.accounts.models import ApiToken
 from plugin.runtime import Runtime
@@ -43,6 +45,12 @@ ClientKey = tuple[int, str, str]  # (copy id, client hash, user agent)
 LinkMap = Mapping[tuple[int, int], tuple[int, str]]  # (email id, position) -> (link id, url)
 
 
+def _json_list(value: Any) -> list[Any]:
+    if isinstance(value, str):  # a related JSON field may come back undecoded
+        value = json.loads(value)
+    return list(value) if isinstance(value, list) else []
+
+
 def client_key(copy_id: int, chash: str, user_agent: str) -> ClientKey:
     return (copy_id, chash, user_agent)
 
@@ -63,26 +71,37 @@ async def load_copies(public_ids: Iterable[str]) -> dict[str, CopyInfo]:
     wanted = list(set(public_ids))
     if not wanted:
         return {}
-    copies = await EmailCopy.filter(public_id__in=wanted).select_related("email")
+    # Plain values, not model instances: a batch names hundreds of copies.
+    rows = await EmailCopy.filter(public_id__in=wanted).values(
+        "id",
+        "public_id",
+        "email_id",
+        "recipient",
+        "accepted_at",
+        "envelope_to",
+        "email__user_id",
+        "email__to_addresses",
+        "email__cc_addresses",
+        "email__bcc_addresses",
+    )
     result = {}
-    for copy in copies:
-        email = copy.email
-        if copy.recipient:
-            recipients: tuple[str, ...] = (copy.recipient,)
+    for row in rows:
+        if row["recipient"]:
+            recipients: tuple[str, ...] = (row["recipient"],)
         else:
-            listed = copy.envelope_to or [
-                *email.to_addresses,
-                *email.cc_addresses,
-                *email.bcc_addresses,
+            listed = _json_list(row["envelope_to"]) or [
+                *_json_list(row["email__to_addresses"]),
+                *_json_list(row["email__cc_addresses"]),
+                *_json_list(row["email__bcc_addresses"]),
             ]
             recipients = tuple(str(address) for address in listed)
-        result[copy.public_id] = CopyInfo(
-            id=copy.id,
-            public_id=copy.public_id,
-            email_id=email.id,
-            user_id=email.user_id,  # type: ignore[attr-defined]
-            recipient=copy.recipient,
-            accepted_at=copy.accepted_at,
+        result[row["public_id"]] = CopyInfo(
+            id=row["id"],
+            public_id=row["public_id"],
+            email_id=row["email_id"],
+            user_id=row["email__user_id"],
+            recipient=row["recipient"],
+            accepted_at=row["accepted_at"],
             recipients=recipients,
         )
     return result
@@ -120,20 +139,47 @@ async def self_event_ids(
     return result
 
 
+_MAX_PRIOR_CLICKS = 2000
+
+
 class PriorIndex:
     """The same clients' hits per (copy, client hash, user agent), kept current while a
-    batch is classified so that hits of one batch see each other."""
+    batch is classified so that hits of one batch see each other.
+
+    Bounded: per client, only the latest few hits of each kind of hit (kind, link,
+    honeypot, source, counted or not) are kept. Every rule asks whether *some* such
+    hit lies within a window, which the latest ones answer; a client flooding one
+    pixel thus costs constant work per hit instead of work growing with the flood.
+    """
+
+    _KEEP = 8
 
     def __init__(self) -> None:
-        self._hits: dict[ClientKey, dict[str, PriorHit]] = defaultdict(dict)
+        self._hits: dict[ClientKey, dict[tuple[Any, ...], dict[str, PriorHit]]] = defaultdict(dict)
+        self._where: dict[str, tuple[ClientKey, tuple[Any, ...]]] = {}
 
     def put(self, key: ClientKey, event_id: str, prior: PriorHit) -> None:
-        self._hits[key][event_id] = prior
+        old = self._where.pop(event_id, None)
+        if old is not None:
+            self._hits[old[0]][old[1]].pop(event_id, None)
+        signature = (prior.kind, prior.link_index, prior.honeypot, prior.source, prior.duplicate)
+        bucket = self._hits[key].setdefault(signature, {})
+        bucket[event_id] = prior
+        self._where[event_id] = (key, signature)
+        if len(bucket) > self._KEEP:
+            oldest = min(bucket, key=lambda other: bucket[other].occurred_at)
+            del bucket[oldest]
+            self._where.pop(oldest, None)
 
     def context(
         self, key: ClientKey, event_id: str, accepted_at: datetime | None, *, is_self: bool
     ) -> ClassificationContext:
-        same = [prior for other, prior in self._hits.get(key, {}).items() if other != event_id]
+        same = [
+            prior
+            for bucket in self._hits.get(key, {}).values()
+            for other, prior in bucket.items()
+            if other != event_id
+        ]
         return ClassificationContext(
             accepted_at=accepted_at, is_self=is_self, same_client_hits=same
         )
@@ -190,12 +236,16 @@ async def load_priors(
     earliest = datetime.fromtimestamp(min(t for *_, t in wanted), UTC) - before
     latest = datetime.fromtimestamp(max(t for *_, t in wanted), UTC) + after
     positions = {link_id: position for (_, position), (link_id, _) in links.items()}
-    rows = await TrackingEvent.filter(
+    base = TrackingEvent.filter(
         copy_id__in=list({k[0] for k in keys}),
         client_hash__in=list({k[1] for k in keys}),
         occurred_at__gte=earliest,
         occurred_at__lte=latest,
-    ).values_list(
+    )
+    # Only two kinds of stored hits matter to the rules: counted human hits (duplicates)
+    # and clicks (bursts, honeypot). Uncounted opens, the bulk of any flood, are not read;
+    # a flood of clicks is read up to a bound (the latest ones, which the rules need).
+    columns = (
         "event_id",
         "copy_id",
         "client_hash",
@@ -208,6 +258,18 @@ async def load_priors(
         "duplicate",
         "rule",
     )
+    counted = (
+        await base.filter(source="HUMAN", duplicate=False)
+        .exclude(rule=PENDING_RULE)
+        .values_list(*columns)
+    )
+    clicks = (
+        await base.filter(kind="CLICK")
+        .order_by("-occurred_at", "-id")
+        .limit(_MAX_PRIOR_CLICKS)
+        .values_list(*columns)
+    )
+    rows = sorted({row[0]: row for row in [*counted, *clicks]}.values(), key=lambda row: row[5])
     for event_id, copy_id, chash, ua, kind, when, link_id, honeypot, source, dup, rule in rows:
         key = (copy_id, chash, ua)
         if key not in keys:
@@ -229,11 +291,7 @@ async def load_priors(
 
 
 def _hex(event_id: object) -> str:
-    return (
-        event_id.hex
-        if hasattr(event_id, "hex") and not isinstance(event_id, str)
-        else str(event_id).replace("-", "")
-    )
+    return str(event_id).replace("-", "")  # a UUID (PostgreSQL) or its text (SQLite)
 
 
 def _value(value: object) -> str:

@@ -22,8 +22,10 @@ from typing import Any
 
 import dramatiq
 from dramatiq import Message
+from redis.asyncio import Redis
 
 from plugin.runtime import Runtime
+from plugin.tracking.redis_enqueue import async_enqueuer
 from plugin.tracking.spool import Spool
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     "HandoffClosedError",
     "acknowledge",
     "current_handoff",
+    "queue_sink",
     "record_message",
     "start_handoff",
     "stop_handoff",
@@ -133,12 +136,26 @@ def record_message(batch: list[dict[str, Any]], spool_segment: str | None = None
     )
 
 
-def _redis_sink(broker: dramatiq.Broker) -> Sink:
-    async def sink(batch: list[dict[str, Any]]) -> None:
+def queue_sink(broker: dramatiq.Broker, redis: Redis | None = None) -> Sink:
+    """The distributed mode's sink: one Dramatiq message per batch on ``broker``.
+
+    With ``redis`` (an asyncio client), the message goes out from the loop itself
+    (see plugin.tracking.redis_enqueue); otherwise from a thread.
+    """
+    enqueuer = async_enqueuer(broker, redis)
+    if enqueuer is not None:
+        enqueue = enqueuer.enqueue
+
+        async def sink(batch: list[dict[str, Any]]) -> None:
+            await enqueue(record_message(batch))
+
+        return sink
+
+    async def threaded_sink(batch: list[dict[str, Any]]) -> None:
         # redis-py's blocking client under Dramatiq: off the loop, once per batch.
         await asyncio.to_thread(broker.enqueue, record_message(batch))
 
-    return sink
+    return threaded_sink
 
 
 def _spool_sink(spool: Spool, broker: dramatiq.Broker) -> Sink:
@@ -181,7 +198,7 @@ def start_handoff(runtime: Runtime) -> GroupCommit:
         _spool = spool
         _active = GroupCommit(_spool_sink(spool, runtime.broker))
     else:
-        _active = GroupCommit(_redis_sink(runtime.broker))
+        _active = GroupCommit(queue_sink(runtime.broker, runtime.redis))
     return _active
 
 

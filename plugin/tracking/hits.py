@@ -13,6 +13,7 @@ import functools
 import hashlib
 import hmac
 import ipaddress
+import os
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,15 +24,17 @@ from plugin.tracking.classify import HitKind
 
 __all__ = [
     "MAX_USER_AGENT",
+    "WIRE_VERSION",
     "EdgeHit",
     "client_hash",
     "client_prefix",
     "credential_hash",
+    "new_event_id",
     "self_digest",
 ]
 
 MAX_USER_AGENT = 512
-_WIRE_VERSION = 1
+WIRE_VERSION = 1
 _KINDS = {"O": HitKind.OPEN, "C": HitKind.CLICK}
 _KIND_CODES = {kind: code for code, kind in _KINDS.items()}
 
@@ -54,7 +57,7 @@ class EdgeHit:
     def to_wire(self) -> dict[str, Any]:
         """The JSON-safe form that travels in queue messages and the spool."""
         wire: dict[str, Any] = {
-            "v": _WIRE_VERSION,
+            "v": WIRE_VERSION,
             "id": self.event_id,
             "k": _KIND_CODES[self.kind],
             "c": self.copy_id,
@@ -81,7 +84,7 @@ class EdgeHit:
 
     @classmethod
     def _parse(cls, data: Any) -> EdgeHit | None:
-        if not isinstance(data, Mapping) or data.get("v") != _WIRE_VERSION:
+        if not isinstance(data, Mapping) or data.get("v") != WIRE_VERSION:
             return None
         event_id = uuid.UUID(str(data["id"])).hex
         copy_id = str(data["c"])
@@ -106,12 +109,21 @@ class EdgeHit:
         )
 
 
+def new_event_id() -> str:
+    """A random (version 4) UUID as 32 hex digits; cheaper than uuid.uuid4().hex."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    return raw.hex()
+
+
 @functools.cache
 def _client_key(secret: str) -> bytes:
     # A key of its own (domain separation): the secret signs tokens, this key hashes clients.
     return hmac.digest(secret.encode("utf-8"), b"mailbeacon/client-hash/v1", "sha256")
 
 
+@functools.lru_cache(maxsize=65536)  # a backlog repeats its clients: parse each once
 def _normalized(address: str) -> str:
     try:
         parsed = ipaddress.ip_address(address.strip())
@@ -128,10 +140,16 @@ def client_hash(settings: Settings, address: str) -> str:
     Keyed with a key derived from the current secret key, so a leaked table
     cannot be reversed by hashing the whole IPv4 space.
     """
-    key = _client_key(settings.secret_keys[0])
+    return _client_hash(settings.secret_keys[0], address)
+
+
+@functools.lru_cache(maxsize=65536)
+def _client_hash(secret: str, address: str) -> str:
+    key = _client_key(secret)
     return hmac.new(key, _normalized(address).encode("utf-8"), "sha256").hexdigest()
 
 
+@functools.lru_cache(maxsize=65536)
 def client_prefix(address: str) -> str:
     """The client's network, truncated: /24 for IPv4, /48 for IPv6 ("" if unparsable)."""
     try:

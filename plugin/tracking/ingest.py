@@ -7,7 +7,8 @@ on the same copy, and inserts them with the aggregates in one transaction.
 Event ids come from the edge, so a redelivered batch stores and counts nothing
 twice. A click that looks human is stored as *pending* and decided by
 ``finalise_clicks`` once its burst window has passed, so that no figure and no
-notification ever shows a click that later turns out to be a scanner's.
+notification ever shows a click that later turns out to be a scanner's
+(plugin.tracking.finalise).
 """
 
 from __future__ import annotations
@@ -39,11 +40,10 @@ from plugin.tracking.store import (
     PENDING_RULE,
     EventRow,
     bump_aggregates,
-    finalise_event,
     insert_events,
 )
 
-__all__ = ["FINALISE_ACTOR", "classifier_settings", "finalise_clicks", "ingest_hits"]
+__all__ = ["FINALISE_ACTOR", "after_commit", "classifier_settings", "ingest_hits", "recorded_event"]
 
 log = logging.getLogger(__name__)
 
@@ -75,13 +75,19 @@ async def _admissible(hits: list[EdgeHit], copies: Mapping[str, CopyInfo]) -> li
     """Hits on known copies whose recipients still allow recording (event-time consent gate)."""
     from consent.gate import hits_may_be_recorded
 
-    allowed: dict[str, bool] = {}
-    for public_id in {hit.copy_id for hit in hits if hit.copy_id in copies}:
-        allowed[public_id] = await hits_may_be_recorded(copies[public_id].recipients)
+    wanted = {hit.copy_id for hit in hits if hit.copy_id in copies}
+    everyone = sorted({r for public_id in wanted for r in copies[public_id].recipients})
+    # One question for the whole batch in the usual case (nobody refused); only when
+    # someone did is each copy asked on its own.
+    if await hits_may_be_recorded(everyone):
+        return [hit for hit in hits if hit.copy_id in wanted]
+    allowed = {
+        public_id: await hits_may_be_recorded(copies[public_id].recipients) for public_id in wanted
+    }
     return [hit for hit in hits if allowed.get(hit.copy_id, False)]
 
 
-def _recorded(row: EventRow) -> RecordedEvent:
+def recorded_event(row: EventRow) -> RecordedEvent:
     return RecordedEvent(
         event_id=str(uuid.UUID(row.event_id)),
         user_id=row.user_id,
@@ -169,8 +175,8 @@ async def ingest_hits(raw_hits: Sequence[Any]) -> list[RecordedEvent]:
         await enqueue_async(FINALISE_ACTOR, held_ids, delay_ms=delay)
     # A redelivered batch fans out again (with the stored verdicts): the live engineer's
     # dispatch may have failed the first time, and its consumers are idempotent per event.
-    recorded = [_recorded(row) for row in rows if row.rule != PENDING_RULE]
-    await _after_commit(recorded)
+    recorded = [recorded_event(row) for row in rows if row.rule != PENDING_RULE]
+    await after_commit(recorded)
     return recorded
 
 
@@ -191,100 +197,8 @@ async def _take_stored_verdicts(rows: list[EventRow]) -> None:
         row.duplicate = bool(found["duplicate"])
 
 
-async def _after_commit(recorded: list[RecordedEvent]) -> None:
+async def after_commit(recorded: list[RecordedEvent]) -> None:
     if recorded:
         from plugin.live.dispatch import after_events_committed
 
         await after_events_committed(recorded)
-
-
-async def finalise_clicks(event_ids: Sequence[str]) -> list[RecordedEvent]:
-    """Decide held clicks (and older held clicks of the same clients), in time order."""
-    settings = current_runtime().settings
-    cset = classifier_settings(settings)
-    ids = []
-    for event_id in event_ids:
-        try:
-            ids.append(str(uuid.UUID(str(event_id))))
-        except ValueError:
-            log.warning("finalise_clicks: ignoring a malformed event id")
-    targets = await TrackingEvent.filter(event_id__in=ids, rule=PENDING_RULE).values(
-        "copy_id", "client_hash", "user_agent", "occurred_at"
-    )
-    latest: dict[tuple[int, str, str], datetime] = {}
-    for t in targets:
-        key = client_key(t["copy_id"], t["client_hash"], t["user_agent"])
-        latest[key] = max(latest.get(key, t["occurred_at"]), t["occurred_at"])
-    recorded: list[RecordedEvent] = []
-    for key, until in latest.items():
-        recorded.extend(await _finalise_client(key, until, cset))
-    await _after_commit(recorded)
-    return recorded
-
-
-async def _finalise_client(
-    key: tuple[int, str, str], until: datetime, cset: ClassifierSettings
-) -> list[RecordedEvent]:
-    copy_id, chash, user_agent = key
-    held = (
-        await TrackingEvent.filter(
-            copy_id=copy_id,
-            client_hash=chash,
-            user_agent=user_agent,
-            rule=PENDING_RULE,
-            occurred_at__lte=until,
-        )
-        .order_by("occurred_at", "id")
-        .select_related("copy", "link")
-    )
-    if not held:
-        return []
-    links = await load_links({held[0].copy.email_id})  # type: ignore[attr-defined]
-    priors = await load_priors(
-        [(copy_id, chash, user_agent, e.occurred_at.timestamp()) for e in held], cset, links
-    )
-    decided: list[tuple[TrackingEvent, EventRow]] = []
-    for event in held:
-        position = 0 if event.honeypot else (event.link.position if event.link else None)
-        verdict = classify(
-            Hit(
-                kind=HitKind.CLICK,
-                method=event.method,
-                user_agent=event.user_agent,
-                client_ip="",
-                occurred_at=event.occurred_at,
-                link_index=position,
-                honeypot=event.honeypot,
-            ),
-            priors.context(key, event.event_id.hex, event.copy.accepted_at, is_self=False),
-            cset,
-        )
-        row = EventRow(
-            event_id=event.event_id.hex,
-            user_id=event.user_id,  # type: ignore[attr-defined]
-            email_id=event.email_id,  # type: ignore[attr-defined]
-            copy_id=copy_id,
-            link_id=event.link.id if event.link else None,
-            kind="CLICK",
-            source=verdict.source.value,
-            rule=verdict.rule,
-            duplicate=verdict.duplicate,
-            honeypot=event.honeypot,
-            recipient=event.recipient,
-            occurred_at=event.occurred_at,
-            method=event.method,
-            user_agent=user_agent,
-            client_hash=chash,
-            client_prefix=event.client_prefix,
-            url=event.link.url if event.link else None,
-        )
-        priors.replace(key, row, position)
-        decided.append((event, row))
-    recorded: list[RecordedEvent] = []
-    async with in_transaction() as conn:
-        for event, row in decided:
-            if await finalise_event(conn, event.id, row.source, row.rule, row.duplicate):
-                recorded.append(_recorded(row))
-                if row.counts:
-                    await bump_aggregates(conn, [row])
-    return recorded

@@ -12,8 +12,9 @@ import pytest
 from starlette.applications import Starlette
 
 from plugin.sending.models import SentEmail, TrackedLink
+from plugin.tracking.finalise import finalise_clicks
 from plugin.tracking.hits import client_hash, client_prefix, credential_hash
-from plugin.tracking.ingest import finalise_clicks, ingest_hits
+from plugin.tracking.ingest import ingest_hits
 from plugin.tracking.routes import tracking_routes
 from plugin.tracking.store import PENDING_RULE
 from tests.conftest import GraphQL, UserFactory
@@ -27,7 +28,9 @@ from tests.tracking.tracked_mail import (
 )
 
 IPHONE_MAIL_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148"  # noqa: E501
-GMAIL_PROXY_UA = "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"  # noqa: E501
+GMAIL_PROXY_UA = (
+    "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
+)
 YAHOO_PROXY_UA = "YahooMailProxy; https://help.yahoo.com/kb/yahoo-mail-proxy-SLN28749.html"
 
 
@@ -47,8 +50,12 @@ async def _refresh(email: SentEmail) -> SentEmail:
         ("curl/8.5.0", "GET", "MACHINE", "http-library"),
         ("python-requests/2.32.3", "GET", "MACHINE", "http-library"),
         ("Go-http-client/1.1", "GET", "MACHINE", "http-library"),
-        ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", "GET",
-         "MACHINE", "crawler"),
+        (
+            "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+            "GET",
+            "MACHINE",
+            "crawler",
+        ),
         (THUNDERBIRD_UA, "HEAD", "MACHINE", "head-request"),
         (GMAIL_PROXY_UA, "GET", "HUMAN", "human"),
         (YAHOO_PROXY_UA, "GET", "HUMAN", "human"),
@@ -56,8 +63,13 @@ async def _refresh(email: SentEmail) -> SentEmail:
     ],
 )
 async def test_open_rules_through_the_endpoint(
-    http: httpx.AsyncClient, make_user: UserFactory, settings: Any, ua: str, method: str,
-    source: str, rule: str,
+    http: httpx.AsyncClient,
+    make_user: UserFactory,
+    settings: Any,
+    ua: str,
+    method: str,
+    source: str,
+    rule: str,
 ) -> None:
     user = await make_user()
     mail = await make_tracked_mail(settings, user.id)
@@ -110,7 +122,9 @@ async def test_a_human_click_is_held_for_the_burst_window_then_counted(
     assert link.click_count == 1 and link.last_clicked_at == event.occurred_at
     body = await gql(query, {"id": str(mail.email.id)}, user=user)
     assert body["data"]["sentEmail"] == {
-        "clicked": True, "clickCount": 1, "events": [{"kind": "CLICK", "source": "HUMAN"}]
+        "clicked": True,
+        "clickCount": 1,
+        "events": [{"kind": "CLICK", "source": "HUMAN"}],
     }
 
 
@@ -136,8 +150,11 @@ async def test_honeypot_and_every_click_of_its_burst_are_bots(
     await ingest_hits([human_looking])  # held: the honeypot comes a second later
     await ingest_hits([honeypot, other_person])
     await finalise_clicks([human_looking["id"], other_person["id"]])
-    by_ip = {e.client_hash: (e.source.value, e.rule) for e in await events_of(mail.email)
-             if not e.honeypot}
+    by_ip = {
+        e.client_hash: (e.source.value, e.rule)
+        for e in await events_of(mail.email)
+        if not e.honeypot
+    }
     assert by_ip == {
         client_hash(settings, "198.51.100.7"): ("BOT", "honeypot-burst"),
         client_hash(settings, "198.51.100.8"): ("HUMAN", "human"),  # behind the same /24
@@ -145,10 +162,13 @@ async def test_honeypot_and_every_click_of_its_burst_are_bots(
     assert (await _refresh(mail.email)).click_count == 1
 
 
-async def test_several_links_clicked_in_a_burst_are_bots(make_user: UserFactory, settings: Any) -> None:
+async def test_several_links_clicked_in_a_burst_are_bots(
+    make_user: UserFactory, settings: Any
+) -> None:
     user = await make_user()
-    mail = await make_tracked_mail(settings, user.id, urls=["https://a.example/", "https://b.example/",
-                                                          "https://c.example/"])
+    mail = await make_tracked_mail(
+        settings, user.id, urls=["https://a.example/", "https://b.example/", "https://c.example/"]
+    )
     now = time.time()
     hits = [wire_hit(mail, kind="C", link=i, ua=BROWSER_UA, at=now + 0.4 * i) for i in (1, 2, 3)]
     later = wire_hit(mail, kind="C", link=1, ua=BROWSER_UA, at=now + 60)  # a person, later
@@ -160,8 +180,10 @@ async def test_several_links_clicked_in_a_burst_are_bots(make_user: UserFactory,
     ]
     email = await _refresh(mail.email)
     assert email.click_count == 1
-    assert [link.click_count for link in await TrackedLink.filter(email_id=email.id)
-            .order_by("position")] == [1, 0, 0]
+    assert [
+        link.click_count
+        for link in await TrackedLink.filter(email_id=email.id).order_by("position")
+    ] == [1, 0, 0]
 
 
 async def test_repeats_by_the_same_client_are_duplicates_not_counts(
@@ -183,8 +205,13 @@ async def test_repeats_by_the_same_client_are_duplicates_not_counts(
     await ingest_hits(batch[3:])
     await finalise_clicks([h["id"] for h in batch[5:]])
     assert [(s, d) for _, s, _, d in await _verdicts(mail.email)] == [
-        ("HUMAN", False), ("HUMAN", True), ("HUMAN", False), ("HUMAN", False), ("HUMAN", False),
-        ("HUMAN", False), ("HUMAN", True),
+        ("HUMAN", False),
+        ("HUMAN", True),
+        ("HUMAN", False),
+        ("HUMAN", False),
+        ("HUMAN", False),
+        ("HUMAN", False),
+        ("HUMAN", True),
     ]
     email = await _refresh(mail.email)
     assert (email.open_count, email.click_count) == (4, 1)
@@ -207,8 +234,10 @@ async def test_the_senders_own_clients_are_self(
     await http.get(mail.open_path(), headers={"User-Agent": own_ua})
     await http.get(mail.open_path(), headers={"User-Agent": colleague_ua})
     await http.get(mail.open_path(), headers={"Authorization": f"Bearer {sender.token}"})
-    await http.get(mail.click_path(1), headers={"Authorization": f"Bearer {colleague.token}",
-                                                "User-Agent": THUNDERBIRD_UA})
+    await http.get(
+        mail.click_path(1),
+        headers={"Authorization": f"Bearer {colleague.token}", "User-Agent": THUNDERBIRD_UA},
+    )
     events = await wait_for_events(mail.email, 3)
     by_ua = {(e.kind.value, e.user_agent): e.source.value for e in events}
     assert by_ua[("OPEN", own_ua)] == "SELF"
@@ -241,7 +270,9 @@ async def test_apple_networks_and_trusted_proxies(make_user: UserFactory, settin
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             assert (await client.get(mail.open_path(), headers=headers)).status_code == 200
 
-    await fetch("10.1.2.3", {"X-Forwarded-For": "6.6.6.6, 17.1.2.3", "User-Agent": "AppleMailProxy"})
+    await fetch(
+        "10.1.2.3", {"X-Forwarded-For": "6.6.6.6, 17.1.2.3", "User-Agent": "AppleMailProxy"}
+    )
     await fetch("10.1.2.3", {"Forwarded": 'for="[2001:db8:aa:bb::1]:443"', "User-Agent": "B (x)"})
     await fetch("192.0.2.50", {"X-Forwarded-For": "17.1.2.3", "User-Agent": "C (x)"})  # untrusted
     await fetch("10.1.2.3", {"X-Forwarded-For": "17.9.9.9", "User-Agent": IPHONE_MAIL_UA})

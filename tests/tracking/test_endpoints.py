@@ -61,7 +61,8 @@ async def test_head_on_the_pixel_gets_the_headers_and_is_a_machine(
     assert _pixel_headers(head) == _pixel_headers(get)
     events = await wait_for_events(mail.email, 2)
     assert sorted((e.method, e.source.value) for e in events) == [
-        ("GET", "HUMAN"), ("HEAD", "MACHINE")
+        ("GET", "HUMAN"),
+        ("HEAD", "MACHINE"),
     ]
 
 
@@ -77,8 +78,15 @@ async def test_forged_unknown_and_truncated_pixel_tokens_get_the_same_pixel_and_
     flipped = token[:-1] + ("A" if token[-1] != "A" else "B")
     reference = await http.get(valid)
     for path in (
-        f"/t/o/{forged}.gif", f"/t/o/{token[:-3]}.gif", f"/t/o/{flipped}.gif", f"/t/o/{token}",
-        f"/t/o/{token}.png", "/t/o/.gif", "/t/o/x", f"/t/o/{token}.gif/extra", "/t/o/%00.gif",
+        f"/t/o/{forged}.gif",
+        f"/t/o/{token[:-3]}.gif",
+        f"/t/o/{flipped}.gif",
+        f"/t/o/{token}",
+        f"/t/o/{token}.png",
+        "/t/o/.gif",
+        "/t/o/x",
+        f"/t/o/{token}.gif/extra",
+        "/t/o/%00.gif",
     ):
         response = await http.get(path)
         assert response.status_code == 200, path
@@ -140,9 +148,15 @@ async def test_bad_click_tokens_get_a_static_404_page_and_never_a_redirect(
     open_token = mail.open_path().removeprefix("/t/o/").removesuffix(".gif")
     pages = set()
     for path in (
-        f"/t/c/{forged}", f"/t/c/{token[:-2]}", f"/t/c/{token[:20]}", f"/t/c/{open_token}",
-        "/t/c/<script>alert(1)</script>", "/t/c/https://evil.example", "/t/c/..%2f..%2fetc%2fpasswd",
-        "/t/c/", f"/t/c/{token}x",
+        f"/t/c/{forged}",
+        f"/t/c/{token[:-2]}",
+        f"/t/c/{token[:20]}",
+        f"/t/c/{open_token}",
+        "/t/c/<script>alert(1)</script>",
+        "/t/c/https://evil.example",
+        "/t/c/..%2f..%2fetc%2fpasswd",
+        "/t/c/",
+        f"/t/c/{token}x",
     ):
         response = await http.get(path)
         assert response.status_code == 404, path
@@ -159,8 +173,14 @@ async def test_signed_destinations_that_are_not_http_are_refused(
     http: httpx.AsyncClient, make_user: UserFactory, settings: Any
 ) -> None:
     user = await make_user()
-    bad = ["javascript:alert(1)", "data:text/html,hi", "//evil.example/x", "ftp://x.example/",
-           "https:///nohost", "http://ex.example\r\nSet-Cookie: a=b"]
+    bad = [
+        "javascript:alert(1)",
+        "data:text/html,hi",
+        "//evil.example/x",
+        "ftp://x.example/",
+        "https:///nohost",
+        "http://ex.example\r\nSet-Cookie: a=b",
+    ]
     mail = await make_tracked_mail(settings, user.id, urls=bad)
     for index in range(1, len(bad) + 1):
         response = await http.get(mail.click_path(index))
@@ -212,8 +232,11 @@ async def test_garbage_requests_never_get_a_500(
         b"GET /t/o/x.gif HTTP/1.1\r\nHost: x\r\nUser-Agent: \xff\xfe\x00\r\n\r\n",
         b"GET /t/o/x.gif HTTP/1.0\r\n\r\n",  # no Host, no user agent
         b"BREW /t/o/x.gif HTTP/1.1\r\nHost: x\r\n\r\n",
-        b"GET /t/o/" + token.encode() + b".gif HTTP/1.1\r\nHost: x\r\nUser-Agent: "
-        + b"Z" * 20_000 + b"\r\n\r\n",
+        b"GET /t/o/"
+        + token.encode()
+        + b".gif HTTP/1.1\r\nHost: x\r\nUser-Agent: "
+        + b"Z" * 20_000
+        + b"\r\n\r\n",
     ]
     for request in requests:
         answer = await _raw(server, request)

@@ -16,7 +16,12 @@ from plugin.tracking.signing import signer_for
 from plugin.tracking.store import PENDING_RULE
 
 __all__ = [
-    "TrackedMail", "events_of", "make_tracked_mail", "wait_for_events", "wait_until", "wire_hit",
+    "TrackedMail",
+    "events_of",
+    "make_tracked_mail",
+    "wait_for_events",
+    "wait_until",
+    "wire_hit",
 ]
 
 BROWSER_UA = (
@@ -64,16 +69,29 @@ async def make_tracked_mail(
     """A sent, tracked email with one copy (or one per recipient) and its links."""
     accepted = datetime.now(UTC) - timedelta(seconds=accepted_seconds_ago)
     email = await SentEmail.create(
-        user_id=user_id, subject="Hello", to_addresses=list(recipients), status=EmailStatus.SENT,
-        sent_at=accepted, track_opens=True, track_links=True, track_per_recipient=per_recipient,
+        user_id=user_id,
+        subject="Hello",
+        to_addresses=list(recipients),
+        status=EmailStatus.SENT,
+        sent_at=accepted,
+        track_opens=True,
+        track_links=True,
+        track_per_recipient=per_recipient,
     )
     copies = []
     for recipient in recipients if per_recipient else (None,):
-        copies.append(await EmailCopy.create(
-            email=email, public_id=secrets.token_hex(12), recipient=recipient,
-            envelope_to=[recipient] if recipient else list(recipients), track_opens=True,
-            track_links=True, status=EmailStatus.SENT, accepted_at=accepted,
-        ))
+        copies.append(
+            await EmailCopy.create(
+                email=email,
+                public_id=secrets.token_hex(12),
+                recipient=recipient,
+                envelope_to=[recipient] if recipient else list(recipients),
+                track_opens=True,
+                track_links=True,
+                status=EmailStatus.SENT,
+                accepted_at=accepted,
+            )
+        )
     links = [
         await TrackedLink.create(email=email, position=index, url=url)
         for index, url in enumerate(urls, start=1)
@@ -132,8 +150,14 @@ def wire_hit(
     from plugin.tracking.hits import EdgeHit
 
     return EdgeHit(
-        event_id=uuid.uuid4().hex, kind=HitKind.OPEN if kind == "O" else HitKind.CLICK,
-        copy_id=mail.copies[copy].public_id, link_index=0 if honeypot else link,
-        honeypot=honeypot, occurred_at=at, method=method, user_agent=ua, client_ip=ip,
+        event_id=uuid.uuid4().hex,
+        kind=HitKind.OPEN if kind == "O" else HitKind.CLICK,
+        copy_id=mail.copies[copy].public_id,
+        link_index=0 if honeypot else link,
+        honeypot=honeypot,
+        occurred_at=at,
+        method=method,
+        user_agent=ua,
+        client_ip=ip,
         credential=credential,
     ).to_wire()

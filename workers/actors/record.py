@@ -12,8 +12,8 @@ from typing import Any
 
 import dramatiq
 
+from plugin.tracking.finalise import finalise_clicks as finalise
 from plugin.tracking.handoff import QUEUE_NAME, acknowledge
-from plugin.tracking.ingest import finalise_clicks as finalise
 from plugin.tracking.ingest import ingest_hits
 
 __all__ = ["finalise_clicks", "record_hits"]

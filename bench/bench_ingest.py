@@ -1,0 +1,245 @@
+"""Benchmark: storing a backlog of queued hits into PostgreSQL, against a naive loop.
+
+Run: .venv/bin/python bench/bench_ingest.py [--hits 100000] [--naive 10000] [--worker]
+
+A fresh PostgreSQL database (127.0.0.1:5432) gets 1,000 sent emails; ``--hits``
+queued hits (90 % opens, 10 % clicks, 20,000 different clients) are then stored:
+
+- ours: the record actor's body (``ingest_hits``) on the backlog's batches of 1,000
+  (the edge's batch size): classification with context from storage, one bulk
+  ``INSERT ... ON CONFLICT DO NOTHING``, aggregates grouped per email and link, one
+  transaction per batch;
+- with ``--worker``: the same backlog pushed into Redis as 100 messages and drained
+  by a real ``mailbeacon worker`` process (4 threads), timed until all are stored;
+- naive: one ``INSERT`` and one aggregate ``UPDATE`` per event, each event its own
+  transaction, no classification at all (``--naive`` events, its rate is compared).
+
+Every run checks that the stored count equals the number of hits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import secrets
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main"]
+
+ROOT = Path(__file__).resolve().parents[1]
+PG = "postgresql://postgres@127.0.0.1:5432"
+REDIS = "redis://127.0.0.1:6379/0"
+UAS = [f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) Thunderbird/{v}.0" for v in range(100, 140)]
+
+
+def _backlog(copies: list[str], count: int) -> list[dict[str, Any]]:
+    from plugin.tracking.classify import HitKind
+    from plugin.tracking.hits import EdgeHit
+
+    rng = random.Random(7)
+    start = time.time() - 3600
+    hits = []
+    for i in range(count):
+        click = rng.random() < 0.1
+        client = rng.randrange(20_000)
+        hits.append(
+            EdgeHit(
+                event_id=uuid.uuid4().hex,
+                kind=HitKind.CLICK if click else HitKind.OPEN,
+                copy_id=rng.choice(copies),
+                link_index=rng.choice((1, 2)) if click else None,
+                honeypot=False,
+                occurred_at=start + i * 0.03,
+                method="GET",
+                user_agent=UAS[client % len(UAS)],
+                client_ip=f"10.{client // 250}.{client % 250}.9",
+            ).to_wire()
+        )
+    return hits
+
+
+async def _setup(settings: Any) -> tuple[list[str], list[int]]:
+    from plugin.accounts.service import create_user
+    from plugin.sending.models import EmailCopy, EmailStatus, SentEmail, TrackedLink
+
+    user = await create_user(f"bench-{secrets.token_hex(4)}@example.com")
+    public_ids, email_ids = [], []
+    for _ in range(1000):
+        email = await SentEmail.create(
+            user=user, subject="bench", status=EmailStatus.SENT, track_opens=True, track_links=True
+        )
+        copy = await EmailCopy.create(
+            email=email,
+            public_id=secrets.token_hex(12),
+            status=EmailStatus.SENT,
+            envelope_to=["a@example.org"],
+        )
+        await TrackedLink.create(email=email, position=1, url="https://example.com/1")
+        await TrackedLink.create(email=email, position=2, url="https://example.com/2")
+        public_ids.append(copy.public_id)
+        email_ids.append(email.id)
+    return public_ids, email_ids
+
+
+async def _ours(hits: list[dict[str, Any]]) -> float:
+    from plugin.tracking.ingest import ingest_hits
+
+    start = time.perf_counter()
+    for i in range(0, len(hits), 1000):
+        await ingest_hits(hits[i : i + 1000])
+    return time.perf_counter() - start
+
+
+async def _naive(hits: list[dict[str, Any]], settings: Any) -> float:
+    from tortoise.expressions import F
+    from tortoise.transactions import in_transaction
+
+    from plugin.sending.models import EmailCopy, SentEmail
+    from plugin.tracking.hits import client_hash
+    from plugin.tracking.models import EventKind, EventSourceField, TrackingEvent
+
+    copies = {c.public_id: c for c in await EmailCopy.all().select_related("email")}
+    start = time.perf_counter()
+    for hit in hits:
+        copy = copies[hit["c"]]
+        when = datetime.fromtimestamp(hit["t"], UTC)
+        async with in_transaction():
+            await TrackingEvent.create(
+                event_id=uuid.UUID(hit["id"]),
+                user_id=copy.email.user_id,
+                email_id=copy.email_id,  # type: ignore[attr-defined]
+                copy_id=copy.id,
+                kind=EventKind.OPEN,
+                source=EventSourceField.HUMAN,
+                rule="naive",
+                occurred_at=when,
+                method="GET",
+                user_agent=hit["ua"],
+                client_hash=client_hash(settings, hit["ip"]),
+            )
+            await SentEmail.filter(id=copy.email_id).update(  # type: ignore[attr-defined]
+                open_count=F("open_count") + 1, last_opened_at=when
+            )
+    return time.perf_counter() - start
+
+
+async def _count(email_ids: list[int]) -> int:
+    from plugin.tracking.models import TrackingEvent
+
+    return await TrackingEvent.filter(email_id__in=email_ids).count()
+
+
+async def _wipe() -> None:
+    from plugin.sending.models import SentEmail
+    from plugin.tracking.models import TrackingEvent
+
+    await TrackingEvent.all().delete()
+    await SentEmail.all().update(open_count=0, click_count=0)
+
+
+async def _via_worker(
+    env: dict[str, str], hits: list[dict[str, Any]], email_ids: list[int]
+) -> float:
+    from dramatiq.brokers.redis import RedisBroker
+
+    from plugin.tracking.handoff import record_message
+
+    broker = RedisBroker(url=REDIS, namespace=f"{env['MAILBEACON_REDIS_PREFIX']}:dramatiq")
+    for i in range(0, len(hits), 1000):
+        broker.enqueue(record_message(hits[i : i + 1000]))
+    broker.close()
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "plugin.cli", "worker", "--threads", "4"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+    )
+    start = time.perf_counter()
+    try:
+        while await _count(email_ids) < len(hits):
+            await asyncio.sleep(0.2)
+        return time.perf_counter() - start
+    finally:
+        worker.terminate()
+        worker.wait(60)
+
+
+async def run(args: argparse.Namespace) -> None:
+    from plugin.db import migrate, open_orm
+    from plugin.runtime import start_runtime, stop_runtime
+    from plugin.settings import load_settings
+
+    name = f"mbbench_ingest_{secrets.token_hex(4)}"
+    env = {
+        "MAILBEACON_ENV": "test",
+        "MAILBEACON_SECRET_KEY": secrets.token_urlsafe(48),
+        "MAILBEACON_DATABASE_URL": f"{PG}/{name}",
+        "MAILBEACON_REDIS_PREFIX": f"mbbench:{name}",
+        "MAILBEACON_DATA_DIR": f"/tmp/{name}",
+    }
+    subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"CREATE DATABASE {name}"], check=True
+    )
+    try:
+        settings = load_settings(env)
+        await migrate(settings)
+        async with open_orm(settings):
+            runtime = start_runtime(settings, embedded_worker=False)
+            copies, email_ids = await _setup(settings)
+            hits = _backlog(copies, args.hits)
+            ours = await _ours(hits)
+            assert await _count(email_ids) == len(hits), "ours: stored != hits"
+            await _wipe()
+            naive_hits = hits[: args.naive]
+            naive = await _naive(naive_hits, settings)
+            assert await _count(email_ids) == len(naive_hits), "naive: stored != hits"
+            print(
+                f"ours   {len(hits):7d} events in {ours:7.2f} s  {len(hits) / ours:9.0f} events/s"
+            )
+            print(
+                f"naive  {len(naive_hits):7d} events in {naive:7.2f} s  "
+                f"{len(naive_hits) / naive:9.0f} events/s"
+            )
+            print(f"ratio  {(len(hits) / ours) / (len(naive_hits) / naive):.1f}x")
+            if args.worker:
+                await _wipe()
+                seconds = await _via_worker({**env, "MAILBEACON_REDIS_URL": REDIS}, hits, email_ids)
+                print(
+                    f"worker {len(hits):7d} events in {seconds:7.2f} s  "
+                    f"{len(hits) / seconds:9.0f} events/s (Redis backlog, mailbeacon worker "
+                    "with 4 threads, including its start)"
+                )
+            await stop_runtime(runtime)
+    finally:
+        subprocess.run(
+            [
+                "psql",
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-qc",
+                f"DROP DATABASE IF EXISTS {name} WITH (FORCE)",
+            ],
+            check=False,
+        )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--hits", type=int, default=100_000)
+    parser.add_argument("--naive", type=int, default=10_000)
+    parser.add_argument("--worker", action="store_true")
+    asyncio.run(run(parser.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+"""Deciding held clicks once their burst window has passed.
+
+A click that looked human was stored as *pending* (not counted, not shown). Its
+burst window has now passed, so every click of the same burst is stored: the
+click is classified again with all of them in view, in time order with the same
+client's other held clicks, and only then counted and announced. The pending ->
+decided update is conditional, so a repeated or concurrent finalise decides and
+counts each click exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from tortoise.transactions import in_transaction
+
+from plugin.hooks import RecordedEvent
+from plugin.runtime import current_runtime
+from plugin.tracking.classify import Hit, HitKind, classify
+from plugin.tracking.context import client_key, load_links, load_priors
+from plugin.tracking.ingest import after_commit, classifier_settings, recorded_event
+from plugin.tracking.models import TrackingEvent
+from plugin.tracking.store import PENDING_RULE, EventRow, bump_aggregates, finalise_event
+
+__all__ = ["finalise_clicks"]
+
+log = logging.getLogger(__name__)
+
+
+def _uuids(event_ids: Sequence[str]) -> list[str]:
+    ids = []
+    for event_id in event_ids:
+        try:
+            ids.append(str(uuid.UUID(str(event_id))))
+        except ValueError:
+            log.warning("finalise_clicks: ignoring a malformed event id")
+    return ids
+
+
+def _key(event: TrackingEvent) -> tuple[int, str, str]:
+    return client_key(event.copy_id, event.client_hash, event.user_agent)  # type: ignore[attr-defined]
+
+
+async def finalise_clicks(event_ids: Sequence[str]) -> list[RecordedEvent]:
+    """Decide these held clicks and the same clients' older held clicks; return the decided."""
+    cset = classifier_settings(current_runtime().settings)
+    targets = await TrackingEvent.filter(event_id__in=_uuids(event_ids), rule=PENDING_RULE).values(
+        "copy_id", "client_hash", "user_agent", "occurred_at"
+    )
+    if not targets:
+        return []
+    until: dict[tuple[int, str, str], datetime] = {}
+    for t in targets:
+        key = client_key(t["copy_id"], t["client_hash"], t["user_agent"])
+        until[key] = max(until.get(key, t["occurred_at"]), t["occurred_at"])
+    candidates = (
+        await TrackingEvent.filter(
+            rule=PENDING_RULE,
+            copy_id__in=list({k[0] for k in until}),
+            client_hash__in=list({k[1] for k in until}),
+            occurred_at__lte=max(until.values()),
+        )
+        .order_by("occurred_at", "id")
+        .select_related("copy", "link")
+    )
+    held = [e for e in candidates if _key(e) in until and e.occurred_at <= until[_key(e)]]
+    links = await load_links({e.copy.email_id for e in held})  # type: ignore[attr-defined]
+    priors = await load_priors([(*_key(e), e.occurred_at.timestamp()) for e in held], cset, links)
+    decided: list[tuple[int, EventRow]] = []
+    for event in held:
+        key = _key(event)
+        position = 0 if event.honeypot else (event.link.position if event.link else None)
+        verdict = classify(
+            Hit(
+                kind=HitKind.CLICK,
+                method=event.method,
+                user_agent=event.user_agent,
+                client_ip="",
+                occurred_at=event.occurred_at,
+                link_index=position,
+                honeypot=event.honeypot,
+            ),
+            priors.context(key, event.event_id.hex, event.copy.accepted_at, is_self=False),
+            cset,
+        )
+        row = EventRow(
+            event_id=event.event_id.hex,
+            user_id=event.user_id,  # type: ignore[attr-defined]
+            email_id=event.email_id,  # type: ignore[attr-defined]
+            copy_id=key[0],
+            link_id=event.link.id if event.link else None,
+            kind="CLICK",
+            source=verdict.source.value,
+            rule=verdict.rule,
+            duplicate=verdict.duplicate,
+            honeypot=event.honeypot,
+            recipient=event.recipient,
+            occurred_at=event.occurred_at,
+            method=event.method,
+            user_agent=event.user_agent,
+            client_hash=event.client_hash,
+            client_prefix=event.client_prefix,
+            url=event.link.url if event.link else None,
+        )
+        priors.replace(key, row, position)
+        decided.append((event.id, row))
+    moved: list[EventRow] = []
+    async with in_transaction() as conn:
+        for row_id, row in decided:
+            if await finalise_event(conn, row_id, row.source, row.rule, row.duplicate):
+                moved.append(row)
+        await bump_aggregates(conn, [row for row in moved if row.counts])
+    recorded = [recorded_event(row) for row in moved]
+    await after_commit(recorded)
+    return recorded
