@@ -19,11 +19,12 @@ from plugin.live.bus import Message, publish
 from plugin.runtime import current_runtime
 from plugin.tracking.models import TrackingEvent
 
-__all__ = ["NOTIFY_ACTOR", "after_events_committed", "event_message"]
+__all__ = ["NOTIFY_ACTOR", "NOTIFY_BATCH_ACTOR", "after_events_committed", "event_message"]
 
 log = logging.getLogger("mailbeacon.live")
 
 NOTIFY_ACTOR = "notify_tracking_event"
+NOTIFY_BATCH_ACTOR = "notify_tracking_events"
 
 
 def event_message(event: RecordedEvent, row: dict[str, Any] | None) -> Message:
@@ -73,15 +74,16 @@ async def after_events_committed(events: Sequence[RecordedEvent]) -> None:
     await publish(settings, [(e.user_id, event_message(e, rows.get(e.event_id))) for e in events])
 
     enqueue_error: Exception | None = None
-    for event in events:
-        if event.counted and event.source == "HUMAN":
-            try:
-                await enqueue_async(NOTIFY_ACTOR, event.event_id)
-            except Exception as exc:
-                log.error(
-                    "live: enqueueing the notification of event %s failed: %s", event.event_id, exc
-                )
-                enqueue_error = exc
+    to_notify = [e.event_id for e in events if e.counted and e.source == "HUMAN"]
+    if to_notify:
+        try:
+            # One message for the whole batch: never one queue round trip per event.
+            await enqueue_async(NOTIFY_BATCH_ACTOR, to_notify)
+        except Exception as exc:
+            log.error(
+                "live: enqueueing the notifications of %d event(s) failed: %s", len(to_notify), exc
+            )
+            enqueue_error = exc
 
     for event in events:
         try:

@@ -54,3 +54,15 @@ async def test_a_failing_message_is_retried_then_dead_lettered_not_looped(server
     dead = [m for m in letters if m.message_id == message.message_id]
     letters.clear()  # other tests join with fail_fast
     assert len(dead) == 1 and dead[0].options.get("retries") == 3
+
+
+async def test_a_batch_skips_a_poisoned_id_and_notifies_the_rest(make_user: UserFactory) -> None:
+    from plugin.live.dispatch import NOTIFY_BATCH_ACTOR
+
+    user = await make_user()
+    event = await store_event(await make_email(user.id))
+    batch = current_runtime().broker.get_actor(NOTIFY_BATCH_ACTOR)
+    batch.send(["not-a-uuid", event.event_id])
+    batch.send([event.event_id])  # redelivery of part of a batch changes nothing
+    await drain_notifications(fail_fast=True)
+    assert (await Notification.get(user_id=user.id)).count == 1

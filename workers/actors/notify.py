@@ -10,9 +10,20 @@ from plugin.live.publishing import publish_notification
 from plugin.notifications.service import InvalidNotificationMessage, notify_for_event
 from plugin.runtime import current_runtime
 
-__all__ = ["notify_tracking_event"]
+__all__ = ["notify_tracking_event", "notify_tracking_events"]
 
 log = logging.getLogger("mailbeacon.notifications")
+
+
+async def _notify(event_id: str) -> None:
+    try:
+        notification = await notify_for_event(event_id)
+    except InvalidNotificationMessage as exc:
+        log.error("dead-lettering a poisoned notification message: %s", exc.message)
+        raise
+    if notification is not None:
+        # After commit: the service's transaction is closed when it returns.
+        await publish_notification(current_runtime().settings, notification)
 
 
 # Transient failures (database restart, lock timeout) are retried with backoff for
@@ -26,11 +37,18 @@ log = logging.getLogger("mailbeacon.notifications")
 )
 async def notify_tracking_event(event_id: str) -> None:
     """Idempotent per event: a redelivered message changes nothing and publishes nothing."""
-    try:
-        notification = await notify_for_event(event_id)
-    except InvalidNotificationMessage as exc:
-        log.error("dead-lettering a poisoned notification message: %s", exc.message)
-        raise
-    if notification is not None:
-        # After commit: the service's transaction is closed when it returns.
-        await publish_notification(current_runtime().settings, notification)
+    await _notify(event_id)
+
+
+@dramatiq.actor(queue_name="notifications", max_retries=6, min_backoff=500, max_backoff=30_000)
+async def notify_tracking_events(event_ids: list[str]) -> None:
+    """The events of one recorded batch in one message (one queue round trip per batch).
+
+    A transient failure retries the whole batch, which is safe: each event is notified
+    at most once. A malformed id is logged and skipped, not allowed to poison the rest.
+    """
+    for event_id in event_ids:
+        try:
+            await _notify(event_id)
+        except InvalidNotificationMessage:
+            continue
