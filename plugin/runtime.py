@@ -57,12 +57,14 @@ def start_runtime(settings: Settings, *, embedded_worker: bool) -> Runtime:
         runtime.worker = dramatiq.Worker(broker, worker_threads=4, worker_timeout=100)
         runtime.worker.start()
     _current = runtime
-    # Consent gates every send (idempotent); the daily purge chain starts once per start.
+    # Consent gates every send (idempotent); the periodic chains start (anew) once per start.
     from consent.gate import install as install_consent_gate
     from workers.actors.purge import start_purge_schedule
+    from workers.actors.sweep import start_sweep_schedule
 
     install_consent_gate()
     start_purge_schedule(runtime)
+    start_sweep_schedule(runtime)
     return runtime
 
 

@@ -24,6 +24,7 @@ ACTOR_MODULES = [
     "workers.actors.purge",
     "workers.actors.notify",
     "workers.actors.record",
+    "workers.actors.sweep",
 ]
 
 

@@ -25,7 +25,7 @@ from plugin.tracking.ingest import after_commit, classifier_settings, recorded_e
 from plugin.tracking.models import TrackingEvent
 from plugin.tracking.store import PENDING_RULE, EventRow, bump_aggregates, finalise_event
 
-__all__ = ["finalise_clicks"]
+__all__ = ["finalise_clicks", "stale_pending_clicks"]
 
 log = logging.getLogger(__name__)
 
@@ -116,3 +116,15 @@ async def finalise_clicks(event_ids: Sequence[str]) -> list[RecordedEvent]:
     recorded = [recorded_event(row) for row in moved]
     await after_commit(recorded)
     return recorded
+
+
+async def stale_pending_clicks(older_than: datetime, *, limit: int = 1000) -> list[str]:
+    """Held clicks whose finalise message should long have come (it was lost): the sweep
+    hands them to ``finalise_clicks`` so that no click stays held for ever."""
+    rows = (
+        await TrackingEvent.filter(rule=PENDING_RULE, occurred_at__lt=older_than)
+        .order_by("occurred_at")
+        .limit(limit)
+        .values_list("event_id", flat=True)
+    )
+    return [str(event_id) for event_id in rows]

@@ -60,6 +60,9 @@ class TrackingEvent(Model):
         table = "mb_tracking_event"
         indexes = (
             ("email_id", "occurred_at"),
-            ("copy_id", "client_hash"),
+            # The classification context: a client's earlier hits on a copy, in a time window.
+            ("copy_id", "client_hash", "occurred_at"),
+            # Retention purges by age.
+            ("occurred_at",),
             ("user_id", "occurred_at"),
         )

@@ -50,7 +50,9 @@ async def test_the_purge_actor_runs_its_chain_only(make_user: Any, settings: Any
 
 async def test_runtime_start_began_one_purge_chain(server: str) -> None:
     runtime = current_runtime()
-    assert purge_actor._embedded_chain is not None
+    from workers import periodic
+
+    assert periodic._embedded_chains.get("purge_old_events") is not None
     assert "purge_old_events" in runtime.broker.get_declared_actors()
 
 

@@ -1,16 +1,14 @@
-import functools
-from json import dumps, loads
-
-from tortoise import fields, migrations
-from tortoise.fields.base import OnDelete
-from tortoise.indexes import Index
+from tortoise import migrations
 from tortoise.migrations import operations as ops
-
+import functools
 from consent.models import ConsentState
+from json import dumps, loads
 from plugin.notifications.models import NotificationKind
 from plugin.sending.models import EmailStatus
 from plugin.tracking.models import EventKind, EventSourceField
-
+from tortoise.fields.base import OnDelete
+from tortoise import fields
+from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
     initial = True
@@ -174,7 +172,7 @@ class Migration(migrations.Migration):
                 ('client_prefix', fields.CharField(default='', max_length=50)),
                 ('notified', fields.BooleanField(default=False)),
             ],
-            options={'table': 'mb_tracking_event', 'app': 'models', 'indexes': [Index(fields=['email_id', 'occurred_at']), Index(fields=['copy_id', 'client_hash']), Index(fields=['user_id', 'occurred_at'])], 'pk_attr': 'id'},
+            options={'table': 'mb_tracking_event', 'app': 'models', 'indexes': [Index(fields=['email_id', 'occurred_at']), Index(fields=['copy_id', 'client_hash', 'occurred_at']), Index(fields=['occurred_at']), Index(fields=['user_id', 'occurred_at'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(
