@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal
 
 from plugin.tracking.html_scanner import (
     Tag,
@@ -20,7 +20,7 @@ from plugin.tracking.html_scanner import (
     escape_attr,
     iter_tags,
 )
-from plugin.tracking.tokens import ClickToken, OpenToken, TrackingUrls
+from plugin.tracking.link_registry import LinkRegistry, SimpleLinkRegistry
 
 __all__ = [
     "NO_TRACK_ATTR",
@@ -69,97 +69,6 @@ def is_unsubscribe_text(text: str) -> bool:
     """True when a link's text says unsubscribe / opt out in one of a few languages."""
     folded = " ".join(text.casefold().split())
     return any(word in folded for word in _UNSUBSCRIBE_WORDS)
-
-
-class LinkRegistry(Protocol):
-    """The tracking URLs of one sent copy, as the sender provides them."""
-
-    def open_url(self) -> str:
-        """Return the open-pixel URL."""
-        ...
-
-    def click_url(self, destination: str) -> str:
-        """Return the tracked URL for a real link (or ``destination`` itself if untrackable)."""
-        ...
-
-    def honeypot_url(self) -> str:
-        """Return the tracked URL of the hidden honeypot link."""
-        ...
-
-    def untrack(self, url: str) -> str | None:
-        """Our tracked URL -> its destination; our pixel (or honeypot) URL -> ""; else None."""
-        ...
-
-
-class SimpleLinkRegistry:
-    """A LinkRegistry over TrackingUrls for the copy ``copy_id``.
-
-    Distinct destinations are numbered 1..n in order of first appearance
-    (index 0 is the honeypot). Pass the same ``indexes`` dict to the
-    registries of every per-recipient copy of one email so a destination gets
-    the same index in all of them. ``destinations`` lists, in order, the
-    (index, destination) pairs this copy used: the rows to store as tracked
-    links. A destination that cannot be tracked (index beyond 65535, or too
-    long for a token) is returned as is, i.e. left untracked.
-    """
-
-    def __init__(
-        self,
-        urls: TrackingUrls,
-        copy_id: bytes,
-        *,
-        indexes: dict[str, int] | None = None,
-        honeypot_destination: str = "",
-    ) -> None:
-        self.urls = urls
-        self.copy_id = copy_id
-        self.indexes: dict[str, int] = {} if indexes is None else indexes
-        self.honeypot_destination = honeypot_destination
-        self._tracked: dict[str, str] = {}
-        self._used: dict[str, int] = {}
-        self._prefix = urls.public_url.casefold() + "/t/"
-
-    @property
-    def destinations(self) -> list[tuple[int, str]]:
-        """The (index, destination) pairs this copy tracked, in order of first appearance."""
-        return [(index, destination) for destination, index in self._used.items()]
-
-    def open_url(self) -> str:
-        """Return the open-pixel URL of this copy."""
-        return self.urls.open_url(self.copy_id)
-
-    def click_url(self, destination: str) -> str:
-        """Return the tracked URL of ``destination`` (the same one each time)."""
-        tracked = self._tracked.get(destination)
-        if tracked is not None:
-            return tracked
-        index = self.indexes.get(destination)
-        if index is None:
-            index = max(self.indexes.values(), default=0) + 1
-        try:
-            tracked = self.urls.click_url(self.copy_id, index, destination)
-        except ValueError:
-            return destination
-        self.indexes.setdefault(destination, index)
-        self._used.setdefault(destination, index)
-        self._tracked[destination] = tracked
-        return tracked
-
-    def honeypot_url(self) -> str:
-        """Return the tracked URL of this copy's honeypot link."""
-        return self.urls.click_url(self.copy_id, 0, self.honeypot_destination, honeypot=True)
-
-    def untrack(self, url: str) -> str | None:
-        """Map any of our tracking URLs (any copy, any listed key) back; see LinkRegistry."""
-        # A cheap prefix test first: most URLs in an email are not ours.
-        if url[: len(self._prefix)].casefold() != self._prefix:
-            return None
-        token = self.urls.parse(url)
-        if isinstance(token, OpenToken):
-            return ""
-        if isinstance(token, ClickToken):
-            return "" if token.honeypot else token.destination
-        return None
 
 
 @dataclass(frozen=True)
