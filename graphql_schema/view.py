@@ -15,6 +15,7 @@ from strawberry.schema import BaseSchema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from graphql_schema.context import Context, authenticate, bearer_token
+from graphql_schema.keepalive import KeepAliveTransportWSHandler
 from plugin.net import client_address
 from plugin.settings import Settings
 
@@ -40,8 +41,11 @@ class GraphQLEndpoint(GraphQL[Context, None]):
       the answer is one UNAUTHENTICATED error and nothing else.
     - Request bodies are bounded before they are parsed.
     - WebSocket clients authenticate in connection_init; the legacy graphql-ws
-      protocol is off (clients offering both would otherwise land on it).
+      protocol is off (clients offering both would otherwise land on it); the server
+      pings every KEEPALIVE_SECONDS.
     """
+
+    graphql_transport_ws_handler_class = KeepAliveTransportWSHandler
 
     def __init__(
         self,
@@ -54,8 +58,6 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             schema,
             graphql_ide="graphiql" if settings.env == "development" else None,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
-            keep_alive=True,
-            keep_alive_interval=15,
         )
         self.settings = settings
         self.client_observer = client_observer
