@@ -9,11 +9,14 @@ Needs wrk and (optionally) nginx (``apt-get install -y wrk nginx``), PostgreSQL 
 - ``bare-uvicorn``: the baseline a user would write (bench/bare_gif_app.py) under
   uvicorn (httptools, uvloop, access log off); ``bare-granian``: the same app under granian;
 - ``nginx``: the GIF as a static file (the practical ceiling);
-- ``ours-dist-uvicorn`` / ``ours-dist-granian``: mailbeacon in distributed mode
+- ``ours-dist-uvicorn`` / ``ours-dist-granian`` (``--no-ws``) / ``ours-dist-granian-ws``
+  (WebSockets on, as ``mailbeacon serve`` runs): mailbeacon in distributed mode
   (PostgreSQL, Redis): every answered hit is in Redis before its answer; the
   separate ``mailbeacon worker`` then drains the backlog (after the load, so that
-  it does not share wrk's core);
-- ``ours-embedded``: mailbeacon in embedded mode (SQLite, spool file + in-process workers).
+  it does not share wrk's core), or with ``--queued-only`` the hits queued in
+  Redis are counted instead;
+- ``ours-embedded`` (granian, WebSockets on) / ``ours-embedded-uvicorn``: mailbeacon
+  in embedded mode (SQLite, fsynced spool file + in-process workers).
 
 For ours, the stored events are counted afterwards and compared with the hits wrk
 saw answered (wrk drops the at most ``connections`` responses in flight when it
@@ -181,6 +184,20 @@ async def _stored(env: dict[str, str], email_id: int) -> int:
         await conn.close()
 
 
+def _queued(env: dict[str, str]) -> int:
+    """Hits queued in Redis (distributed mode), summed over the record messages' batches."""
+    import json
+
+    from redis import Redis
+
+    client = Redis.from_url(REDIS)
+    try:
+        key = f"{env['MAILBEACON_REDIS_PREFIX']}:dramatiq:tracking.msgs"
+        return sum(len(json.loads(raw)["args"][0]) for raw in client.hvals(key))
+    finally:
+        client.close()
+
+
 def _drain(env: dict[str, str], email_id: int, answered: int, timeout: float = 600) -> int:
     """Wait until the stored count reaches ``answered`` and stops moving."""
     deadline, last, still = time.time() + timeout, -1, 0
@@ -245,13 +262,13 @@ def _targets(tmp: Path, port: int, dist: dict[str, str], emb: dict[str, str]) ->
         "--no-access-log",
         "--log-level",
         "warning",
-        "--no-ws",
     ]
     ours_uv = [*uv, "--no-proxy-headers", "--lifespan", "on", "--factory", "plugin.app:create_app"]
-    ours_gr = [*gr, "--factory", "plugin.app:create_app"]
+    ours_gr_ws = [*gr, "--factory", "plugin.app:create_app"]  # as `mailbeacon serve` runs
+    ours_gr = [*gr, "--no-ws", "--factory", "plugin.app:create_app"]
     targets = [
         Target("bare-uvicorn", [*uv, "bare_gif_app:app"], cwd=ROOT / "bench"),
-        Target("bare-granian", [*gr, "bare_gif_app:app"], cwd=ROOT / "bench"),
+        Target("bare-granian", [*gr, "--no-ws", "bare_gif_app:app"], cwd=ROOT / "bench"),
     ]
     nginx = _nginx_target(tmp, port)
     if nginx:
@@ -259,7 +276,9 @@ def _targets(tmp: Path, port: int, dist: dict[str, str], emb: dict[str, str]) ->
     targets += [
         Target("ours-dist-uvicorn", ours_uv, dist, ours="dist"),
         Target("ours-dist-granian", ours_gr, dist, ours="dist"),
-        Target("ours-embedded", ours_uv, emb, ours="embedded"),
+        Target("ours-dist-granian-ws", ours_gr_ws, dist, ours="dist"),
+        Target("ours-embedded", ours_gr_ws, emb, ours="embedded"),  # faster than uvicorn
+        Target("ours-embedded-uvicorn", ours_uv, emb, ours="embedded"),
     ]
     return targets
 
@@ -291,6 +310,11 @@ def _run_target(
         server.wait(60)
     if target.ours == "dist":
         answered = warm.answered + sum(r.answered for r in results.values())
+        if args.queued_only:
+            queued = _queued(target.env)
+            _forget_redis(target.env["MAILBEACON_REDIS_PREFIX"])
+            print(f"  {target.name:18} queued {queued} hits for {answered} answered hits")
+            return results
         worker = subprocess.Popen(
             [str(BIN / "mailbeacon"), "worker", "--threads", "4"],
             cwd=ROOT,
@@ -314,6 +338,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--only", nargs="*", default=None)
+    parser.add_argument(
+        "--queued-only",
+        action="store_true",
+        help="distributed: count the hits queued in Redis instead of draining them with a worker",
+    )
     parser.add_argument("--prepare", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.prepare:

@@ -9,6 +9,7 @@ existing ``%XX`` escapes are kept as they are.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from urllib.parse import quote, urlsplit
@@ -51,6 +52,8 @@ def _host(host: str) -> str | None:
     return ascii_host
 
 
+# The clicks of one email repeat its few links: parse each destination once per process.
+@functools.lru_cache(maxsize=2048)
 def redirect_location(destination: str) -> str | None:
     """The ASCII Location for ``destination``, or None unless it is an absolute http(s) URL."""
     try:
