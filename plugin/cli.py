@@ -154,7 +154,10 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
         )
         return 2
     runtime = start_runtime(settings, embedded_worker=False)
-    worker = dramatiq.Worker(runtime.broker, worker_threads=args.threads, worker_timeout=1000)
+    # worker_timeout: how long an idle consumer waits before looking again. Dramatiq backs
+    # off up to it on an empty queue, so it bounds the delay of a lone open after a quiet
+    # spell (1 s measured a p99 of 475 ms to live subscribers; 50 ms, 51 ms).
+    worker = dramatiq.Worker(runtime.broker, worker_threads=args.threads, worker_timeout=50)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())

@@ -10,6 +10,7 @@ that the ASGI app may already hold, and enters it in every worker thread:
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 import dramatiq
@@ -38,6 +39,8 @@ class OrmMiddleware(Middleware):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.ctx: TortoiseContext | None = None
+        self._lock = threading.Lock()
+        self._running_threads = 0
 
     def before_worker_boot(self, broker: dramatiq.Broker, worker: Any) -> None:
         # Not after_worker_boot: worker threads start consuming before that fires.
@@ -54,12 +57,19 @@ class OrmMiddleware(Middleware):
     def after_worker_thread_boot(self, broker: dramatiq.Broker, thread: Any) -> None:
         if self.ctx is not None:
             self.ctx.__enter__()
+            with self._lock:
+                self._running_threads += 1
 
-    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: Any) -> None:
-        if self.ctx is None:
-            return
-        ctx = self.ctx
-        try:
-            _loop_thread().run_coroutine(ctx.close_connections())
-        except Exception:  # shutting down: log and go on
-            log.exception("closing the worker's database connections failed")
+    def before_worker_thread_shutdown(self, broker: dramatiq.Broker, thread: Any) -> None:
+        # Close the connections when the last worker thread has finished its message,
+        # not at before_worker_shutdown: messages still running then would find the
+        # database closed ("pool is closing", "DB configuration not initialised").
+        # The AsyncIO loop is stopped later, at after_worker_shutdown.
+        with self._lock:
+            self._running_threads -= 1
+            last = self._running_threads == 0
+        if last and self.ctx is not None:
+            try:
+                _loop_thread().run_coroutine(self.ctx.close_connections())
+            except Exception:  # shutting down: log and go on
+                log.exception("closing the worker's database connections failed")
