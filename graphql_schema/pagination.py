@@ -28,7 +28,10 @@ def encode_cursor(when: datetime, row_id: int) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, int]:
+def decode_cursor(cursor: str | None) -> tuple[datetime, int] | None:
+    """The (timestamp, id) a cursor names; None for no cursor (the first page)."""
+    if not cursor:
+        return None
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         when, _, row_id = base64.urlsafe_b64decode(padded.encode("ascii")).decode().partition("|")

@@ -55,10 +55,12 @@ def client_address(scope: Scope, trusted_proxies: Sequence[IPNetwork]) -> str:
     """The address of the client: the socket peer, or, behind trusted proxies, the first
     untrusted hop counted from the nearest proxy backwards."""
     peer = scope.get("client")
+    if not trusted_proxies:  # the common case, on the tracking hot path: the peer as given
+        return str(peer[0]) if peer else _UNKNOWN
     peer_address = _parse(peer[0]) if peer else None
     if peer_address is None:
         return _UNKNOWN
-    if not trusted_proxies or not _trusted(peer_address, trusted_proxies):
+    if not _trusted(peer_address, trusted_proxies):
         return str(peer_address)
     current = peer_address
     for hop in reversed(_forwarded_chain(scope.get("headers", []))):

@@ -157,11 +157,9 @@ def _default_sqlite_url(data_dir: Path) -> str:
 
 def _secret_keys(reader: _Reader, env: str, data_dir: Path) -> tuple[str, ...]:
     """The signing keys. Development keeps a generated key in DATA_DIR; production demands one."""
-    current = reader.text("SECRET_KEY", "", secret=True)
+    current = reader.text("SECRET_KEY", "")
     previous = tuple(
-        key.strip()
-        for key in reader.text("PREVIOUS_SECRET_KEYS", "", secret=True).split(",")
-        if key.strip()
+        key.strip() for key in reader.text("PREVIOUS_SECRET_KEYS", "").split(",") if key.strip()
     )
     if current:
         if len(current) < MIN_SECRET_LENGTH:
@@ -208,7 +206,7 @@ class _Reader:
         if self._problems:
             raise SettingsError(self._problems)
 
-    def text(self, name: str, default: str, *, secret: bool = False) -> str:
+    def text(self, name: str, default: str) -> str:
         return self._environ.get(_PREFIX + name, default).strip()
 
     def choice(self, name: str, options: tuple[str, ...], default: str) -> str:

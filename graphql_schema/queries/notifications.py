@@ -36,7 +36,7 @@ class NotificationQueries:
             user.id,
             unread_only=bool(unread_only),
             first=size,
-            after=decode_cursor(after) if after else None,
+            after=decode_cursor(after),
         )
         edges = [
             NotificationEdge(
@@ -46,9 +46,7 @@ class NotificationQueries:
         ]
         return NotificationConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.has_next_page, end_cursor=edges[-1].cursor if edges else None
-            ),
+            page_info=PageInfo.of([e.cursor for e in edges], has_next_page=page.has_next_page),
             total_count=page.total_count,
         )
 

@@ -32,9 +32,7 @@ class SentEmailQueries:
         user = require_user(info)
         size = page_size(first)
         flt = EmailFilter(**vars(filter)) if filter else EmailFilter()
-        page = await list_emails(
-            user.id, flt, first=size, after=decode_cursor(after) if after else None
-        )
+        page = await list_emails(user.id, flt, first=size, after=decode_cursor(after))
         edges = [
             SentEmailEdge(
                 cursor=encode_cursor(email.created_at, email.id), node=SentEmail.from_model(email)
@@ -43,9 +41,7 @@ class SentEmailQueries:
         ]
         return SentEmailConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.has_next_page, end_cursor=edges[-1].cursor if edges else None
-            ),
+            page_info=PageInfo.of([e.cursor for e in edges], has_next_page=page.has_next_page),
             total_count=page.total_count,
         )
 

@@ -24,3 +24,8 @@ class UserError:
 class PageInfo:
     has_next_page: bool
     end_cursor: str | None
+
+    @classmethod
+    def of(cls, cursors: list[str], *, has_next_page: bool) -> PageInfo:
+        """The page info of a page whose edges carry ``cursors``, in order."""
+        return cls(has_next_page=has_next_page, end_cursor=cursors[-1] if cursors else None)

@@ -90,11 +90,20 @@ class _Endpoint:
         self.signer = signer_for(settings)
         self.kind_code = "O" if self.kind is HitKind.OPEN else "C"
 
-    def _client(self, scope: Scope) -> str:
-        if not self.settings.trusted_proxies:  # the common case: the socket peer, as given
-            peer = scope.get("client")
-            return str(peer[0]) if peer else "0.0.0.0"  # noqa: S104 - a placeholder, never bound
-        return client_address(scope, self.settings.trusted_proxies)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self.handle(scope, send, _token_of(scope))
+
+    async def handle(self, scope: Scope, send: Send, raw: str) -> None:
+        """Answer one HTTP request whose path carried the token ``raw``."""
+        method = scope.get("method", "")
+        if method not in ("GET", "HEAD"):
+            await _method_not_allowed(send)
+            return
+        await self.answer(scope, send, raw, head=method == "HEAD")
+
+    async def answer(self, scope: Scope, send: Send, raw: str, *, head: bool) -> None:
+        raise NotImplementedError
 
     async def _hand_off(self, scope: Scope, token: OpenToken | ClickToken) -> bool:
         """Queue the hit durably; False if that failed (already logged)."""
@@ -113,7 +122,7 @@ class _Endpoint:
             "t": time.time(),
             "m": scope.get("method", "GET"),
             "ua": user_agent,
-            "ip": self._client(scope),
+            "ip": client_address(scope, self.settings.trusted_proxies),
         }
         if click is not None:
             hit["l"] = click.link_index
@@ -143,16 +152,7 @@ class PixelEndpoint(_Endpoint):
 
     kind = HitKind.OPEN
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            await self.handle(scope, send, _token_of(scope))
-
-    async def handle(self, scope: Scope, send: Send, raw: str) -> None:
-        """Answer one HTTP request whose path carried the token ``raw``."""
-        method = scope.get("method", "")
-        if method not in ("GET", "HEAD"):
-            await _method_not_allowed(send)
-            return
+    async def answer(self, scope: Scope, send: Send, raw: str, *, head: bool) -> None:
         token = self.signer.verify(raw[:-4]) if raw.endswith(".gif") else None
         if isinstance(token, OpenToken) and not await self._hand_off(scope, token):
             # Answered hits are never lost: without the queue, no pixel either.
@@ -160,7 +160,7 @@ class PixelEndpoint(_Endpoint):
                 send, 503, [(b"retry-after", b"30"), (b"content-length", b"0"), *_NO_CACHE], b""
             )
             return
-        await _answer(send, 200, _PIXEL_HEADERS, b"" if method == "HEAD" else PIXEL_GIF)
+        await _answer(send, 200, _PIXEL_HEADERS, b"" if head else PIXEL_GIF)
 
 
 class ClickEndpoint(_Endpoint):
@@ -168,20 +168,11 @@ class ClickEndpoint(_Endpoint):
 
     kind = HitKind.CLICK
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            await self.handle(scope, send, _token_of(scope))
-
-    async def handle(self, scope: Scope, send: Send, raw: str) -> None:
-        """Answer one HTTP request whose path carried the token ``raw``."""
-        method = scope.get("method", "")
-        if method not in ("GET", "HEAD"):
-            await _method_not_allowed(send)
-            return
+    async def answer(self, scope: Scope, send: Send, raw: str, *, head: bool) -> None:
         token = self.signer.verify(raw)
         location = redirect_location(token.destination) if isinstance(token, ClickToken) else None
         if location is None or not isinstance(token, ClickToken):
-            body = b"" if method == "HEAD" else _NOT_FOUND_PAGE
+            body = b"" if head else _NOT_FOUND_PAGE
             await _answer(send, 404, _NOT_FOUND_HEADERS, body)
             return
         # The person gets where the link leads even if the queue is down (that is logged):
