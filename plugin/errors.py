@@ -14,7 +14,6 @@ __all__ = [
     "ForbiddenError",
     "MailbeaconError",
     "NotFoundError",
-    "NotImplementedYetError",
     "SettingsError",
     "TemplateError",
     "UnauthenticatedError",
@@ -74,10 +73,6 @@ class ValidationError(MailbeaconError):
 
 class TemplateError(ValidationError):
     code = "TEMPLATE_ERROR"
-
-
-class NotImplementedYetError(MailbeaconError):
-    code = "NOT_IMPLEMENTED"
 
 
 class UnknownHookError(MailbeaconError):

@@ -26,11 +26,8 @@ class Runtime:
     broker: dramatiq.Broker
     redis: Redis | None = None
     worker: dramatiq.Worker | None = None
+    # Per-process parts that domains create on first use (e.g. the SELF-client store).
     extras: dict[str, Any] = field(default_factory=dict)
-
-    def redis_key(self, *parts: str) -> str:
-        """A Redis key or channel name in this deployment's namespace (channels ignore DBs)."""
-        return ":".join((self.settings.redis_prefix, *parts))
 
 
 _current: Runtime | None = None
