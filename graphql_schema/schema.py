@@ -36,13 +36,17 @@ class MailbeaconSchema(strawberry.Schema):
         """Expected errors are the client's business; ErrorPolicy logs the unexpected ones."""
 
 
-def build_schema(*, max_depth: int = 12, max_query_bytes: int = 100_000) -> MailbeaconSchema:
+def build_schema(
+    *, max_depth: int = 12, max_query_bytes: int = 100_000, max_cost: int = 20_000
+) -> MailbeaconSchema:
     return MailbeaconSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         extensions=[
-            *limit_extensions(max_depth=max_depth, max_query_bytes=max_query_bytes),
+            *limit_extensions(
+                max_depth=max_depth, max_query_bytes=max_query_bytes, max_cost=max_cost
+            ),
             ErrorPolicy,
         ],
     )

@@ -28,7 +28,9 @@ __all__ = ["create_app", "graphql_endpoint", "lifespan_for", "plugin_routes"]
 
 def graphql_endpoint(settings: Settings) -> GraphQLEndpoint:
     schema = build_schema(
-        max_depth=settings.graphql_max_depth, max_query_bytes=settings.graphql_max_query_bytes
+        max_depth=settings.graphql_max_depth,
+        max_query_bytes=settings.graphql_max_query_bytes,
+        max_cost=settings.graphql_max_cost,
     )
     return GraphQLEndpoint(schema, settings, client_observer=observe_client)
 

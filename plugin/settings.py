@@ -59,6 +59,7 @@ class Settings:
     # GraphQL limits.
     graphql_max_depth: int = 12
     graphql_max_query_bytes: int = 100_000
+    graphql_max_cost: int = 20_000
     # Consent (DESIGN §3).
     company_country: str | None = None
     consent_policies: tuple[tuple[str, str], ...] = ()  # (region, policy) pairs; hashable
@@ -132,6 +133,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         template_timeout_seconds=reader.number("TEMPLATE_TIMEOUT_SECONDS", 2.0),
         graphql_max_depth=reader.integer("GRAPHQL_MAX_DEPTH", 12, minimum=3, maximum=100),
         graphql_max_query_bytes=reader.integer("GRAPHQL_MAX_QUERY_BYTES", 100_000, minimum=1000),
+        graphql_max_cost=reader.integer("GRAPHQL_MAX_COST", 20_000, minimum=100),
         company_country=(reader.text("COMPANY_COUNTRY", "").upper() or None),
         consent_policies=reader.mapping(
             "CONSENT_POLICIES", "EU=opt-in,EEA=opt-in,UK=opt-in,CH=opt-out"
