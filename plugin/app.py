@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,6 +16,7 @@ from consent.pages import consent_routes
 from graphql_schema.schema import build_schema
 from graphql_schema.view import GraphQLEndpoint
 from plugin import health
+from plugin.cpu import configure_cpu_pool, shutdown_cpu_pool
 from plugin.db import ensure_migrated, open_orm
 from plugin.live.bus import start_live, stop_live
 from plugin.runtime import start_runtime, stop_runtime
@@ -55,6 +57,7 @@ def lifespan_for(settings: Settings, *, embedded_worker: bool | None = None):  #
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await ensure_migrated(settings)
         install_consent_gate()
+        configure_cpu_pool(settings.cpu_workers)
         async with open_orm(settings):
             runtime = start_runtime(settings, embedded_worker=run_worker_here)
             start_handoff(runtime)
@@ -72,6 +75,7 @@ def lifespan_for(settings: Settings, *, embedded_worker: bool | None = None):  #
                 await stop_runtime(runtime)
                 # After the workers: what they did not record stays spooled for the next start.
                 await stop_handoff()
+                await asyncio.to_thread(shutdown_cpu_pool)  # after the workers that use it
 
     return lifespan
 

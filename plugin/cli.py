@@ -144,6 +144,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     import dramatiq
 
+    from plugin.cpu import configure_cpu_pool, shutdown_cpu_pool
     from plugin.runtime import start_runtime
 
     if settings.embedded:
@@ -153,6 +154,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    configure_cpu_pool(settings.cpu_workers)
     runtime = start_runtime(settings, embedded_worker=False)
     # worker_timeout: how long an idle consumer waits before looking again. Dramatiq backs
     # off up to it on an empty queue, so it bounds the delay of a lone open after a quiet
@@ -166,6 +168,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     stop.wait()
     worker.stop(timeout=10_000)
     runtime.broker.close()
+    shutdown_cpu_pool()
     return 0
 
 

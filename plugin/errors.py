@@ -8,6 +8,7 @@ masked and logged.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = [
     "DatabaseNotMigratedError",
@@ -16,6 +17,7 @@ __all__ = [
     "NotFoundError",
     "SettingsError",
     "TemplateError",
+    "TooManyLinksError",
     "UnauthenticatedError",
     "UnknownHookError",
     "ValidationError",
@@ -73,6 +75,23 @@ class ValidationError(MailbeaconError):
 
 class TemplateError(ValidationError):
     code = "TEMPLATE_ERROR"
+
+
+class TooManyLinksError(ValidationError):
+    """An email with more tracked links than MAILBEACON_MAX_LINKS_PER_EMAIL allows."""
+
+    code = "TOO_MANY_LINKS"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"the email has more than {limit} tracked links (HTML and text together); "
+            "send it with fewer links or with link tracking off",
+            field="html",
+        )
+        self.limit = limit
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.limit,))  # it crosses from a pool process
 
 
 class UnknownHookError(MailbeaconError):
