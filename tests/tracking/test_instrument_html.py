@@ -394,4 +394,5 @@ def test_the_link_limit_counts_every_link_and_survives_the_process_boundary() ->
     with pytest.raises(TooManyLinksError) as raised:
         instrument_html(html, SimpleLinkRegistry(urls, b"a" * 12, max_links=2), LINKS_ONLY)
     again = pickle.loads(pickle.dumps(raised.value))
-    assert (again.code, again.field, again.message) == ("TOO_MANY_LINKS", "html", raised.value.message)
+    assert (again.code, again.field) == ("TOO_MANY_LINKS", "html")
+    assert again.message == raised.value.message
