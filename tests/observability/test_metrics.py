@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from plugin.tracking.signing import signer_for
 from tests.conftest import METRICS_TOKEN
 from tests.sending.helpers import mail_from, send
 from tests.tracking.tracked_mail import THUNDERBIRD_UA, make_tracked_mail, wait_for_events
