@@ -60,7 +60,7 @@ def lifespan_for(settings: Settings, *, embedded_worker: bool | None = None):  #
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await ensure_migrated(settings)
         install_consent_gate()
-        configure_cpu_pool(settings.cpu_workers)
+        configure_cpu_pool(settings.cpu_workers, settings.cpu_pool)
         async with open_orm(settings):
             runtime = start_runtime(settings, embedded_worker=run_worker_here)
             start_handoff(runtime)

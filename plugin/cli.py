@@ -158,7 +158,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    configure_cpu_pool(settings.cpu_workers)
+    configure_cpu_pool(settings.cpu_workers, settings.cpu_pool)
     runtime = start_runtime(settings, embedded_worker=False)
     # worker_timeout: how long an idle consumer waits before looking again. Dramatiq backs
     # off up to it on an empty queue, so it bounds the delay of a lone open after a quiet

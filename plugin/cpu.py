@@ -18,33 +18,45 @@ import functools
 import multiprocessing
 import threading
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from typing import Any, TypeVar
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from typing import Any, Literal, TypeVar
 
 __all__ = ["configure_cpu_pool", "run_cpu", "shutdown_cpu_pool"]
 
 T = TypeVar("T")
+PoolKind = Literal["process", "thread", "inline"]
 
 _lock = threading.Lock()
-_pool: ProcessPoolExecutor | None = None
+_pool: Executor | None = None
 _workers = 2
+_kind: PoolKind = "process"
 
 
-def configure_cpu_pool(workers: int) -> None:
-    """Set the number of processes of the pool started next."""
-    global _workers
+def configure_cpu_pool(workers: int, kind: str = "process") -> None:
+    """Set the size and kind of the pool started next.
+
+    ``thread`` and ``inline`` (on the caller's event loop) exist to be measured
+    against (bench/bench_loop_guard.py); ``process`` is the one to run.
+    """
+    global _workers, _kind
+    if kind not in ("process", "thread", "inline"):
+        raise ValueError(f"unknown CPU pool kind {kind!r}")
     _workers = max(1, workers)
+    _kind = kind  # type: ignore[assignment]  # checked just above
 
 
-def _get_pool() -> ProcessPoolExecutor:
+def _get_pool() -> Executor:
     global _pool
     with _lock:
         if _pool is None:
-            # spawn, not fork: the parent has threads (workers, Redis, the ORM) a fork
-            # would copy mid-flight.
-            _pool = ProcessPoolExecutor(
-                max_workers=_workers, mp_context=multiprocessing.get_context("spawn")
-            )
+            if _kind == "thread":
+                _pool = ThreadPoolExecutor(max_workers=_workers, thread_name_prefix="mb-cpu")
+            else:
+                # spawn, not fork: the parent has threads (workers, Redis, the ORM) that
+                # a fork would copy mid-flight.
+                _pool = ProcessPoolExecutor(
+                    max_workers=_workers, mp_context=multiprocessing.get_context("spawn")
+                )
         return _pool
 
 
@@ -53,6 +65,8 @@ async def run_cpu(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
 
     ``fn`` and its arguments must pickle (a module-level function, plain data).
     """
+    if _kind == "inline":
+        return fn(*args, **kwargs)
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(_get_pool(), functools.partial(fn, *args, **kwargs))
 

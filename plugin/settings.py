@@ -63,6 +63,7 @@ class Settings:
     graphql_max_cost: int = 20_000
     max_links_per_email: int = 5_000
     cpu_workers: int = 2
+    cpu_pool: str = "process"  # process | thread | inline (the last two: to measure against)
     # Consent (DESIGN §3).
     company_country: str | None = None
     consent_policies: tuple[tuple[str, str], ...] = ()  # (region, policy) pairs; hashable
@@ -145,6 +146,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         graphql_max_cost=reader.integer("GRAPHQL_MAX_COST", 20_000, minimum=100),
         max_links_per_email=reader.integer("MAX_LINKS_PER_EMAIL", 5_000, minimum=1),
         cpu_workers=reader.integer("CPU_WORKERS", 2, minimum=1, maximum=64),
+        cpu_pool=reader.choice("CPU_POOL", ("process", "thread", "inline"), "process"),
         company_country=(reader.text("COMPANY_COUNTRY", "").upper() or None),
         consent_policies=reader.mapping(
             "CONSENT_POLICIES", "EU=opt-in,EEA=opt-in,UK=opt-in,CH=opt-out"

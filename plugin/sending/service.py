@@ -30,7 +30,8 @@ from plugin.preferences.service import remember_compose_choices
 from plugin.sending.compose import tracked_destinations
 from plugin.sending.decision import CopyPlan, TrackingDecision, decide_tracking
 from plugin.sending.mime import new_message_id
-from plugin.sending.models import EmailCopy, SentEmail, TrackedLink
+from plugin.sending.models import EmailCopy, SentEmail
+from plugin.sending.repository import insert_tracked_links
 from plugin.sending.templates import render_parts
 from plugin.sending.validation import (
     MAX_IDEMPOTENCY_KEY,
@@ -156,11 +157,7 @@ async def _store(
                 track_links=plan.links, message_id=message_id, using_db=conn,
             )
             copy_ids.append(copy.id)
-        if destinations:
-            await TrackedLink.bulk_create(
-                [TrackedLink(email_id=email.id, position=i, url=url) for i, url in destinations],
-                using_db=conn,
-            )
+        await insert_tracked_links(conn, email.id, destinations)
         await remember_compose_choices(
             user, track_opens=decision.chosen_opens, track_links=decision.chosen_links
         )
