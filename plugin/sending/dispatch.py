@@ -72,7 +72,7 @@ async def deliver_copy(copy_id: int, settings: Settings) -> EmailStatus | None:
         return None  # the email was deleted meanwhile
     if not claimed:
         return await _not_claimed(copy)
-    await refresh_email_status(copy.email_id)  # type: ignore[attr-defined]
+    await _mark_sending(copy.email_id)  # type: ignore[attr-defined]
     email = await SentEmail.get(id=copy.email_id).prefetch_related("user")  # type: ignore[attr-defined]
     try:
         message = await _build(email, copy, settings)
@@ -162,27 +162,35 @@ async def finish_copy(
 
 
 async def refresh_email_status(email_id: int) -> None:
-    """Move the email's status forward to what its copies say."""
-    copies = await EmailCopy.filter(email_id=email_id).values(
-        "status", "error", "recipient", "accepted_at"
-    )
-    statuses = [EmailStatus(c["status"]) for c in copies]
-    if EmailStatus.FAILED in statuses:
-        errors = [
-            f"{c['recipient']}: {c['error']}" if c["recipient"] else str(c["error"])
-            for c in copies if EmailStatus(c["status"]) == EmailStatus.FAILED
-        ]
+    """Move the email's status forward to what its copies say.
+
+    Called at every copy's end: it asks the database small questions rather
+    than reading every copy (a per-recipient send has up to hundreds).
+    """
+    copies = EmailCopy.filter(email_id=email_id)
+    if await copies.filter(status=EmailStatus.FAILED).exists():
+        failed = await copies.filter(status=EmailStatus.FAILED).values("error", "recipient")
+        errors = [f"{c['recipient']}: {c['error']}" if c["recipient"] else str(c["error"])
+                  for c in failed]
         await SentEmail.filter(id=email_id).exclude(status=EmailStatus.FAILED).update(
             status=EmailStatus.FAILED, error="; ".join(errors)
         )
-    elif statuses and all(s == EmailStatus.SENT for s in statuses):
-        accepted = [c["accepted_at"] for c in copies if c["accepted_at"] is not None]
-        notes = [c["error"] for c in copies if c["error"]]  # recipients refused along the way
+    elif not await copies.exclude(status=EmailStatus.SENT).exists():
+        sent = await copies.values("error", "accepted_at")
+        if not sent:
+            return
+        accepted = [c["accepted_at"] for c in sent if c["accepted_at"] is not None]
+        notes = [c["error"] for c in sent if c["error"]]  # recipients refused along the way
         await SentEmail.filter(
             id=email_id, status__in=[EmailStatus.QUEUED, EmailStatus.SENDING]
         ).update(status=EmailStatus.SENT, sent_at=max(accepted, default=_now()),
                  error="; ".join(notes) or None)
-    elif any(s in (EmailStatus.SENDING, EmailStatus.SENT) for s in statuses):
-        await SentEmail.filter(id=email_id, status=EmailStatus.QUEUED).update(
-            status=EmailStatus.SENDING
-        )
+    else:
+        await _mark_sending(email_id)
+
+
+async def _mark_sending(email_id: int) -> None:
+    """QUEUED -> SENDING: one of its copies was claimed (the first claim moves it)."""
+    await SentEmail.filter(id=email_id, status=EmailStatus.QUEUED).update(
+        status=EmailStatus.SENDING
+    )
