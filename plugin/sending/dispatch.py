@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from datetime import UTC, datetime, timedelta
 
 from tortoise.expressions import F
@@ -30,6 +31,8 @@ from tortoise.expressions import F
 from consent.footer import append_stop_tracking_footer
 from plugin.hooks import registry
 from plugin.jobs import enqueue_async
+from plugin.observability.logs import redact_addresses
+from plugin.observability.metrics import record_copy_sent
 from plugin.sending.compose import instrument_copy
 from plugin.sending.delivery import PermanentDeliveryError, TemporaryDeliveryError, deliver
 from plugin.sending.mime import build_message
@@ -74,20 +77,26 @@ async def deliver_copy(copy_id: int, settings: Settings) -> EmailStatus | None:
         return await _not_claimed(copy)
     await _mark_sending(copy.email_id)  # type: ignore[attr-defined]
     email = await SentEmail.get(id=copy.email_id).prefetch_related("user")  # type: ignore[attr-defined]
+    started: float | None = None
     try:
         message = await _build(email, copy, settings)
         sender = settings.bounce_address or email.user.email
+        started = time.perf_counter()
         result = await deliver(
             message, sender=sender, recipients=copy.envelope_to, settings=settings
         )
     except PermanentDeliveryError as error:
+        _outcome(copy, "failed", started, error.reason)
         return await finish_copy(copy, EmailStatus.FAILED, error.reason)
     except TemporaryDeliveryError as error:
-        return await _retry_later(copy, error.reason, settings)
+        return await _retry_later(copy, error.reason, settings, started)
     except Exception as error:
         log.exception("sending copy %s failed unexpectedly", copy.id)
         reason = f"internal error: {type(error).__name__}"
+        _outcome(copy, "failed", started, reason)
         return await finish_copy(copy, EmailStatus.FAILED, reason)
+    some_refused = f"{len(result.refused)} recipient(s) refused" if result.refused else None
+    _outcome(copy, "sent", started, some_refused)
     refused = "; ".join(f"{addr}: refused ({why})" for addr, why in result.refused.items())
     status = await finish_copy(copy, EmailStatus.SENT, refused or None, accepted_at=_now())
     try:
@@ -95,6 +104,16 @@ async def deliver_copy(copy_id: int, settings: Settings) -> EmailStatus | None:
     except Exception:
         log.exception("an after_email_sent handler failed for copy %s", copy.id)
     return status
+
+
+def _outcome(copy: EmailCopy, status: str, started: float | None, detail: str | None) -> None:
+    """Count and log how a copy's delivery ended (never with its recipients' addresses)."""
+    seconds = time.perf_counter() - started if started is not None else None
+    record_copy_sent(status, seconds)
+    took = f" in {seconds * 1000:.0f} ms" if seconds is not None else ""
+    why = f": {redact_addresses(detail)}" if detail else ""
+    level = logging.INFO if status == "sent" else logging.WARNING
+    log.log(level, "copy %s of email %s %s%s%s", copy.id, copy.email_id, status, took, why)  # type: ignore[attr-defined]
 
 
 async def _not_claimed(copy: EmailCopy) -> EmailStatus | None:
@@ -114,13 +133,17 @@ def retry_delay(settings: Settings, attempts: int) -> float:
     return wait * random.uniform(0.8, 1.0)  # noqa: S311 - not security
 
 
-async def _retry_later(copy: EmailCopy, reason: str, settings: Settings) -> EmailStatus:
+async def _retry_later(
+    copy: EmailCopy, reason: str, settings: Settings, started: float | None
+) -> EmailStatus:
     now = _now()
     retry_until = copy.retry_until or now + timedelta(hours=settings.send_give_up_hours)
     if now >= retry_until:
+        _outcome(copy, "failed", started, reason)
         return await finish_copy(
             copy, EmailStatus.FAILED, f"gave up after {copy.attempts} attempts: {reason}"
         )
+    _outcome(copy, "retrying", started, reason)
     wait = retry_delay(settings, copy.attempts)
     # Back to QUEUED before the job exists: a job that ran first would find it SENDING.
     await EmailCopy.filter(id=copy.id, status=EmailStatus.SENDING).update(
