@@ -57,6 +57,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PG = os.environ.get("MAILBEACON_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
 REDIS = os.environ.get("MAILBEACON_BENCH_REDIS", "redis://127.0.0.1:6379/0")
 SERVER_CPU, LOAD_CPU = "0", 1
+LINK = "https://shop.example.com/p/1?ref=mail"
 
 
 def _free_port() -> int:
@@ -121,8 +122,12 @@ class Setup:
         shutil.rmtree(self.log_dir, ignore_errors=True)
 
 
-async def _make_emails(settings: Any, shape: str) -> tuple[str, int, list[str]]:
-    """One user and its sent, tracked emails (spread: 1,000 x 1 copy; hot: 1 x 100 copies)."""
+async def _make_emails(settings: Any, shape: str, clicks: list[str] | None = None
+                       ) -> tuple[str, int, list[str]]:
+    """One user and its sent, tracked emails (spread: 1,000 x 1 copy; hot: 1 x 100 copies).
+
+    ``clicks``, if given, receives a tracked link's click path per copy.
+    """
     from datetime import UTC, datetime, timedelta
     from urllib.parse import urlsplit
 
@@ -130,7 +135,7 @@ async def _make_emails(settings: Any, shape: str) -> tuple[str, int, list[str]]:
 
     from plugin.accounts.service import create_user, issue_token
     from plugin.db import open_orm
-    from plugin.sending.models import EmailCopy, EmailStatus, SentEmail
+    from plugin.sending.models import EmailCopy, EmailStatus, SentEmail, TrackedLink
     from plugin.tracking.signing import urls_for
 
     accepted = datetime.now(UTC) - timedelta(hours=1)  # long past the scanner window
@@ -143,21 +148,38 @@ async def _make_emails(settings: Any, shape: str) -> tuple[str, int, list[str]]:
             readers = [f"reader{i}@example.org" for i in range(copies)]
             email = await SentEmail.create(
                 user_id=user.id, subject="Load", to_addresses=readers, status=EmailStatus.SENT,
-                sent_at=accepted, track_opens=True, track_per_recipient=copies > 1)
+                sent_at=accepted, track_opens=True, track_links=clicks is not None,
+                track_per_recipient=copies > 1)
+            if clicks is not None:
+                await TrackedLink.create(email=email, position=1, url=LINK)
             for reader in readers:
                 copy = await EmailCopy.create(
                     email=email, public_id=secrets.token_hex(12), envelope_to=[reader],
                     recipient=reader if copies > 1 else None, track_opens=True,
                     status=EmailStatus.SENT, accepted_at=accepted)
-                paths.append(urlsplit(urls.open_url(bytes.fromhex(copy.public_id))).path)
+                public_id = bytes.fromhex(copy.public_id)
+                paths.append(urlsplit(urls.open_url(public_id)).path)
+                if clicks is not None:
+                    clicks.append(urlsplit(urls.click_url(public_id, 1, LINK)).path)
         token = await issue_token(user)
     return token, user.id, paths
 
 
-async def setup_ours(mode: str, shape: str, worker_threads: int) -> Setup:
+async def setup_ours(mode: str, shape: str, worker_threads: int,
+                     clicks: list[str] | None = None) -> Setup:
+    setup = Setup()
+    try:
+        await _start_ours(setup, mode, shape, worker_threads, clicks)
+    except BaseException:
+        await setup.stop()
+        raise
+    return setup
+
+
+async def _start_ours(setup: Setup, mode: str, shape: str, worker_threads: int,
+                      clicks: list[str] | None) -> None:
     from plugin.settings import load_settings
 
-    setup = Setup()
     setup.port = _free_port()
     env = {"MAILBEACON_ENV": "test", "MAILBEACON_DATA_DIR": str(setup.log_dir),
            "MAILBEACON_SECRET_KEY": secrets.token_urlsafe(48), "MAILBEACON_PORT": str(setup.port),
@@ -188,7 +210,7 @@ async def setup_ours(mode: str, shape: str, worker_threads: int) -> Setup:
     cli = [sys.executable, "-m", "plugin.cli"]
     subprocess.run([*cli, "migrate"], env=full_env, check=True, capture_output=True)
     settings = load_settings(env)
-    setup.token, user_id, setup.paths = await _make_emails(settings, shape)
+    setup.token, user_id, setup.paths = await _make_emails(settings, shape, clicks)
     setup.start("serve", [*cli, "serve"], full_env)
     if mode == "distributed":
         setup.start("worker", [*cli, "worker", "--threads", str(worker_threads)], full_env)
@@ -215,7 +237,6 @@ async def setup_ours(mode: str, shape: str, worker_threads: int) -> Setup:
 
         setup.read_total = read_embedded
     await _wait_port(setup.port)
-    return setup
 
 
 async def setup_naive(shape: str) -> Setup:

@@ -63,7 +63,7 @@ class Hits:
     status: list[int] = field(default_factory=list)  # 0: no answer (connection lost)
 
     def answered(self) -> list[int]:
-        return [i for i, s in enumerate(self.status) if s == 200]
+        return [i for i, s in enumerate(self.status) if 200 <= s < 400]  # a click redirects
 
     def answer_times(self) -> list[float]:
         return [self.answered_at[i] - self.due[i] for i in self.answered()]
