@@ -150,3 +150,19 @@ async def test_introspection_is_not_counted(gql: GraphQL, make_user: UserFactory
     body = await gql(get_introspection_query(descriptions=True), user=user)
     assert "errors" not in body
     assert body["data"]["__schema"]["queryType"]["name"] == "Query"
+
+
+async def test_a_nul_character_anywhere_is_invalid_text(
+    gql: GraphQL, make_user: UserFactory
+) -> None:
+    user = await make_user()
+    send = """mutation($i: SendEmailInput!) { sendEmail(input: $i) { errors { code } } }"""
+    variables = {"i": {"to": ["a@example.com"], "subject": "s", "text": "x",
+                       "idempotencyKey": "k\u0000", "context": {"n": ["\u0000"]}}}
+    for body in (
+        await gql(send, variables, user=user),
+        await gql('{ sentEmails(filter: {search: "a\\u0000"}) { totalCount } }', user=user),
+    ):
+        _no_trace(body)
+        assert body["data"] is None
+        assert body["errors"][0]["extensions"]["code"] == "INVALID_TEXT"
