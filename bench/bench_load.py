@@ -12,7 +12,9 @@ and Redis are not pinned. Targets:
   a private database and Redis prefix, removed afterwards);
 - ``embedded``: ``mailbeacon serve`` alone (SQLite, in-process workers);
 - ``naive``: bench/naive_tracker.py on uvicorn (one INSERT + one UPDATE per hit in
-  PostgreSQL before the answer).
+  PostgreSQL before the answer);
+- ``bare`` (not in the default list): bench/bare_gif_app.py on uvicorn, no storage:
+  what this machine and this generator manage at the moment (lag = answer time).
 
 Shapes: ``spread`` (hits over 1,000 emails of one user, one copy each) and ``hot``
 (every hit on the 100 per-recipient copies of one email: one row's figures).
@@ -87,6 +89,7 @@ class Setup:
     port: int
     read_total: Callable[[], Awaitable[int]]
     token: str | None = None  # the owner's API token (subscriber); None: no live events
+    answered_box: list[int] | None = None  # bare: nothing is counted, answers stand in
     cleanup: list[Callable[[], Awaitable[None]]]
     processes: list[tuple[str, subprocess.Popen[bytes]]]
     log_dir: Path
@@ -275,6 +278,26 @@ async def setup_naive(shape: str) -> Setup:
     return setup
 
 
+async def setup_bare() -> Setup:
+    """The machine's ceiling at this moment: bench/bare_gif_app.py (no storage) on uvicorn."""
+    setup = Setup()
+    setup.port = _free_port()
+    setup.start("bare", [sys.executable, "-m", "uvicorn", "bare_gif_app:app", "--app-dir",
+                         str(Path(__file__).parent), "--port", str(setup.port), "--loop",
+                         "uvloop", "--http", "httptools", "--no-access-log", "--log-level",
+                         "warning"], {**os.environ, "PYTHONPATH": str(ROOT)})
+    setup.paths = ["/t/o/x.gif"]
+    answered = [0]
+
+    async def read_answered() -> int:
+        return answered[0]
+
+    setup.read_total = read_answered
+    setup.answered_box = answered
+    await _wait_port(setup.port)
+    return setup
+
+
 async def _settle(poller: Poller, expected: int, cap: float) -> float:
     """Wait until the counted total reaches ``expected``; seconds waited (inf: cap reached)."""
     started = time.monotonic()
@@ -297,6 +320,8 @@ async def ladder(setup: Setup, args: argparse.Namespace) -> list[dict[str, Any]]
         await subscriber.open(f"ws://{host}/graphql", setup.token)
     # Warm up: a few hits until they are counted (and seen live), not timed.
     hits = await load.run(20, 1, pixel_request(setup.paths, host), first=10**6)
+    if setup.answered_box is not None:
+        setup.answered_box[0] += len(hits.answered())
     if await _settle(poller, len(hits.answered()), 60) == float("inf"):
         raise RuntimeError("the warm-up hits were never counted")
     await asyncio.sleep(1)
@@ -307,6 +332,8 @@ async def ladder(setup: Setup, args: argparse.Namespace) -> list[dict[str, Any]]
         hits = await load.run(rate, args.duration, pixel_request(setup.paths, host), first)
         first += len(hits.due)
         answered = hits.answered()
+        if setup.answered_box is not None:
+            setup.answered_box[0] += len(answered)
         loop_now = time.perf_counter()
         end = max(hits.due)
         drain = await _settle(poller, base + len(answered), args.drain_cap)
@@ -377,8 +404,12 @@ def _row(label: str, r: dict[str, Any]) -> str:
 async def run_one(args: argparse.Namespace) -> None:
     os.sched_setaffinity(0, {LOAD_CPU})
     target, shape = args.one.split(":")
-    setup = (await setup_naive(shape) if target == "naive"
-             else await setup_ours(target, shape, args.worker_threads))
+    if target == "naive":
+        setup = await setup_naive(shape)
+    elif target == "bare":
+        setup = await setup_bare()
+    else:
+        setup = await setup_ours(target, shape, args.worker_threads)
     try:
         results = await ladder(setup, args)
     finally:

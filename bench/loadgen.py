@@ -21,6 +21,7 @@ import bisect
 import contextlib
 import json
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -111,7 +112,7 @@ class OpenLoop:
         self.max_connections = max_connections
         self.idle: list[_Connection] = []
         self.connections = 0
-        self.waiting: list[int] = []  # hits due while every connection was busy (at the cap)
+        self.waiting: deque[int] = deque()  # hits due while every connection was busy
         self.hits = Hits()
         self._requests: list[bytes] = []
         self._done: asyncio.Event | None = None
@@ -140,13 +141,15 @@ class OpenLoop:
         self._outstanding = total
         self._done = asyncio.Event()
         start = time.perf_counter() + 0.05
-        for n in range(total):
-            due = start + n / rate
-            self.hits.due[n] = due
-            wait = due - time.perf_counter()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            self._fire(n)
+        n = 0
+        while n < total:  # fire everything due, then sleep until the next one is
+            now = time.perf_counter()
+            while n < total and start + n / rate <= now:
+                self.hits.due[n] = start + n / rate
+                self._fire(n)
+                n += 1
+            if n < total:
+                await asyncio.sleep(max(0.0, start + n / rate - time.perf_counter()))
         await asyncio.wait_for(self._done.wait(), timeout=120)
         return self.hits
 
@@ -168,7 +171,7 @@ class OpenLoop:
 
     def _release(self, connection: _Connection) -> None:
         if self.waiting:
-            n = self.waiting.pop(0)
+            n = self.waiting.popleft()
             connection.hit = n
             assert connection.transport is not None
             connection.transport.write(self._requests[n])
