@@ -14,7 +14,6 @@ from strawberry.extensions import (
 )
 
 from graphql_schema.cost import query_cost_limiter
-from graphql_schema.text_guard import NulTextGuard
 
 __all__ = ["limit_extensions"]
 
@@ -43,7 +42,6 @@ def limit_extensions(
     return [
         size_limiter,
         query_cost_limiter(max_cost),
-        NulTextGuard,
         lambda: QueryDepthLimiter(max_depth=max_depth),
         lambda: MaxAliasesLimiter(max_alias_count=30),
         lambda: MaxTokensLimiter(max_token_count=5000),

@@ -19,6 +19,7 @@ from graphql_schema.queries.consent import ConsentQueries
 from graphql_schema.queries.notifications import NotificationQueries
 from graphql_schema.queries.sent_emails import SentEmailQueries
 from graphql_schema.subscriptions import Subscription
+from graphql_schema.text_guard import StorableText
 
 __all__ = ["Mutation", "Query", "Subscription", "build_schema", "schema_sdl"]
 
@@ -48,6 +49,7 @@ def build_schema(
                 max_depth=max_depth, max_query_bytes=max_query_bytes, max_cost=max_cost
             ),
             ErrorPolicy,
+            StorableText,  # after ErrorPolicy: its end-of-operation hook runs before
         ],
     )
 

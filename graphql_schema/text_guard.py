@@ -1,59 +1,57 @@
-"""Refuse text that no store keeps: a NUL character anywhere in a request's strings.
+"""Text the database cannot store is the client's error (INVALID_TEXT), not an internal one.
 
-PostgreSQL text cannot hold U+0000 (asyncpg raises "invalid byte sequence"), SMTP
-forbids it in mail, and no address, subject, search or consent note needs it. One
-check at the boundary, over the document's string literals and the variables
-(nested JSON included), answers ``INVALID_TEXT`` before any resolver runs,
-instead of a masked internal error from the database (found by tests/graphql_schema/
-test_fuzz.py).
+PostgreSQL text cannot hold U+0000 (asyncpg raises CharacterNotInRepertoireError, or
+UntranslatableCharacterError for JSON). Validation refuses control characters where
+they matter (subjects, addresses: HEADER_INJECTION) before anything is stored; any
+other field that carries a NUL to PostgreSQL (a body, an idempotency key, a search,
+a consent note) failed as a masked internal error (found by tests/graphql_schema/
+test_fuzz.py). The statement fails inside its transaction, so nothing was stored;
+this extension turns such an error into ``INVALID_TEXT`` with a plain message.
+Listed after ErrorPolicy, its hook runs first when the operation ends.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
-from graphql import GraphQLError, StringValueNode, Visitor, visit
+from asyncpg.exceptions import CharacterNotInRepertoireError, UntranslatableCharacterError
+from graphql.error import GraphQLError
 from strawberry.extensions import SchemaExtension
 
-__all__ = ["NulTextGuard"]
+from plugin.errors import ValidationError
 
-_NUL = "\x00"
+__all__ = ["StorableText"]
+
+_UNSTORABLE = (CharacterNotInRepertoireError, UntranslatableCharacterError)
 
 
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return _NUL in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return any(_has_nul(item) for item in value)
+def _unstorable_text(error: BaseException | None) -> bool:
+    seen = 0
+    while error is not None and seen < 8:
+        if isinstance(error, _UNSTORABLE):
+            return True
+        error, seen = error.__cause__ or error.__context__, seen + 1
     return False
 
 
-class _Literals(Visitor):
-    def __init__(self) -> None:
-        super().__init__()
-        self.found = False
+def _as_invalid_text(error: GraphQLError) -> GraphQLError:
+    if not _unstorable_text(error.original_error):
+        return error
+    refusal = ValidationError(
+        "text must not contain the NUL character (U+0000)", code="INVALID_TEXT"
+    )
+    return GraphQLError(
+        refusal.message, nodes=error.nodes, source=error.source, positions=error.positions,
+        path=error.path, original_error=refusal,
+    )
 
-    def enter_string_value(self, node: StringValueNode, *_: Any) -> Any:
-        if _NUL in node.value:
-            self.found = True
-            return Visitor.BREAK
-        return None
 
+class StorableText(SchemaExtension):
+    """Map database refusals of a request's text to INVALID_TEXT."""
 
-class NulTextGuard(SchemaExtension):
-    """Answer INVALID_TEXT for a NUL character in any string of the request."""
-
-    def on_validate(self) -> Iterator[None]:
-        context = self.execution_context
-        literals = _Literals()
-        if context.graphql_document is not None:
-            visit(context.graphql_document, literals)
-        if literals.found or _has_nul(context.variables):
-            raise GraphQLError(
-                "text must not contain the NUL character (U+0000)",
-                extensions={"code": "INVALID_TEXT"},
-            )
+    def on_operation(self) -> Iterator[None]:
         yield
+        result = self.execution_context.result
+        errors = getattr(result, "errors", None)
+        if result is not None and errors:
+            result.errors = [_as_invalid_text(error) for error in errors]
