@@ -15,6 +15,7 @@ from consent.pages import consent_routes
 from graphql_schema.schema import build_schema
 from graphql_schema.view import GraphQLEndpoint
 from plugin import health
+from plugin.console.routes import console_routes
 from plugin.db import ensure_migrated, open_orm
 from plugin.live.bus import start_live, stop_live
 from plugin.runtime import start_runtime, stop_runtime
@@ -42,6 +43,7 @@ def plugin_routes(settings: Settings) -> list[BaseRoute]:
         Route("/graphql", endpoint, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", endpoint),
         *consent_routes(settings),
+        *console_routes(settings),
     ]
 
 

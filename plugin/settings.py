@@ -65,6 +65,8 @@ class Settings:
     unknown_policy: str | None = None
     consent_text_version: str = "2026-11"
     event_retention_days: int = 365
+    # The reference web console at /console (on by default in development only).
+    console_enabled: bool = False
 
     @property
     def embedded(self) -> bool:
@@ -139,6 +141,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         unknown_policy=reader.text("UNKNOWN_POLICY", "") or None,
         consent_text_version=reader.text("CONSENT_TEXT_VERSION", "2026-11"),
         event_retention_days=reader.integer("EVENT_RETENTION_DAYS", 365, minimum=1),
+        console_enabled=reader.flag("CONSOLE", env == "development"),
     )
     if settings.unknown_policy not in (None, "opt-in", "opt-out", "none"):
         reader.problem("UNKNOWN_POLICY", "must be opt-in, opt-out or none")

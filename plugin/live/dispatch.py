@@ -45,6 +45,7 @@ def event_message(event: RecordedEvent, row: dict[str, Any] | None) -> Message:
             "url": event.url,
             "recipient": event.recipient,
             "duplicate": bool(row["duplicate"]) if row else not event.counted,
+            "rule": event.rule,
         },
     }
 
