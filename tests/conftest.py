@@ -146,6 +146,7 @@ def base_env(test_database: TestDatabase, data_dir: Path, server_port: int,
         "MAILBEACON_REDIS_PREFIX": f"mbtest:{RUN_ID}",
         "MAILBEACON_SCANNER_WINDOW_SECONDS": "10",
         "MAILBEACON_SMTP_URL": f"smtp://127.0.0.1:{smtp_server.port}",  # type: ignore[attr-defined]
+        "MAILBEACON_CONSOLE": "true",  # the browser tests drive it (off by default in test)
     }
 
 
