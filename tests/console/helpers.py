@@ -14,8 +14,8 @@ from tests.conftest import ApiUser
 
 __all__ = [
     "LIVE_TIMEOUT_MS",
-    "make_email",
     "mail_row",
+    "make_email",
     "screenshot",
     "sign_in",
     "tracking_requests",

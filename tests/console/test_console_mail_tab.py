@@ -3,7 +3,7 @@ API errors shown in words, in headless chromium."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from playwright.async_api import expect
@@ -12,7 +12,8 @@ from tests.browser import BrowserPage
 from tests.conftest import GraphQL, UserFactory
 from tests.console.helpers import DESKTOP, PHONE, mail_row, make_email, screenshot, sign_in
 
-PREFERENCES = "{ trackingPreferences { openTrackingEnabled linkTrackingEnabled notificationsEnabled } }"
+PREFERENCES = """{ trackingPreferences {
+    openTrackingEnabled linkTrackingEnabled notificationsEnabled } }"""
 
 
 async def test_filters_search_and_paging(
@@ -43,7 +44,8 @@ async def test_filters_search_and_paging(
     await expect(browser.get_by_role("button", name="Load more")).to_be_hidden()
     untracked = mail_row(browser, "Contract draft")
     await expect(untracked).to_contain_text("Not tracked")
-    await expect(mail_row(browser, "Pricing follow-up").get_by_role("img").first).to_have_accessible_name(
+    pricing_opens = mail_row(browser, "Pricing follow-up").get_by_role("img").first
+    await expect(pricing_opens).to_have_accessible_name(
         f"Opened 3 times, last {await _formatted(browser, now)}"
     )
 
