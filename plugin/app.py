@@ -19,6 +19,7 @@ from plugin.db import ensure_migrated, open_orm
 from plugin.live.bus import start_live, stop_live
 from plugin.runtime import start_runtime, stop_runtime
 from plugin.settings import Settings, load_settings
+from plugin.static_files import static_routes
 from plugin.tracking.handoff import start_handoff, stop_handoff
 from plugin.tracking.routes import TrackingFastPath, tracking_routes
 from plugin.tracking.self_clients import observe_client
@@ -42,6 +43,7 @@ def plugin_routes(settings: Settings) -> list[BaseRoute]:
         Route("/graphql", endpoint, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", endpoint),
         *consent_routes(settings),
+        *static_routes(),
     ]
 
 
