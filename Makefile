@@ -43,6 +43,7 @@ test-postgres: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy plugin graphql_schema workers consent
+	$(BIN)/deptry .
 
 schema: $(STAMP)
 	$(BIN)/mailbeacon schema --output schema.graphql
