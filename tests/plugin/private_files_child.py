@@ -21,7 +21,8 @@ async def main(data_dir: Path) -> dict[str, str]:
     from plugin.tracking.spool import Spool
 
     # Development: no secret key given, so one is generated and kept in the data dir.
-    settings = load_settings({"MAILBEACON_ENV": "development", "MAILBEACON_DATA_DIR": str(data_dir)})
+    environ = {"MAILBEACON_ENV": "development", "MAILBEACON_DATA_DIR": str(data_dir)}
+    settings = load_settings(environ)
     await migrate(settings)
     async with open_orm(settings):
         await create_user("ada@example.com")
