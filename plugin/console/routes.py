@@ -1,29 +1,37 @@
-"""``/console``: the shell page (Jinja2, strict Content-Security-Policy) and its static assets.
+"""``/console``: the shell page (Jinja2, strict Content-Security-Policy).
 
 The page is a shell: every datum it shows comes from the public GraphQL API, called by
-the ES modules under ``static/js`` with the user's API token, so that the console is
-also the frontend authors' working reference. No inline script or style and nothing
-from another host: the CSP allows scripts, styles and images from this origin only,
-and connections to this origin over HTTP and WebSocket.
+the ES modules under ``plugin/static/console/js`` (served under ``/static`` by
+plugin/static_files.py, like every asset of ours) with the user's API token, so that the
+console is also the frontend authors' working reference. No inline script or style and
+nothing from another host: the CSP allows scripts, styles and images from this origin
+only, and connections to this origin over HTTP and WebSocket. The vendored graphql-ws
+client is preloaded with its SRI hash (plugin/static/vendor/README.md).
 """
 
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
-from starlette.staticfiles import StaticFiles
-from starlette.types import Message, Receive, Scope, Send
+from starlette.routing import BaseRoute, Route
 
 from plugin.settings import Settings
+from plugin.static_files import STATIC_PREFIX
 
-__all__ = ["STATIC_DIR", "console_routes", "content_security_policy"]
+__all__ = ["GRAPHQL_WS", "console_routes", "content_security_policy"]
 
-STATIC_DIR = Path(__file__).parent / "static"
+# The vendored graphql-ws modules (static/vendor/graphql-ws-6.4.2) and their sha384 hashes.
+GRAPHQL_WS = {
+    "vendor/graphql-ws-6.4.2/client.js": (
+        "sha384-bsk5zOGRwGJLFqassmcHYGFAK03iH+zPHbdv7Y+mTXZ1uR+9DOQ4dnjw5p8904kU"
+    ),
+    "vendor/graphql-ws-6.4.2/common-CGW11Fyb.js": (
+        "sha384-mCOCDRFfQ7huBk2yMBMDYCXa4ZEeuKgDfrQR5qA/eaQ9ZhpxR30d+roaYQO/DTqX"
+    ),
+}
 
 _SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -56,7 +64,7 @@ def content_security_policy(host: str) -> str:
 async def _page(request: Request) -> Response:
     root = request.scope.get("root_path", "").rstrip("/")
     html = _environment().get_template("console.html").render(
-        base=f"{root}/console", graphql=f"{root}/graphql"
+        static=f"{root}{STATIC_PREFIX}", graphql=f"{root}/graphql", preload=GRAPHQL_WS
     )
     host = request.headers.get("host", "") or request.url.netloc
     headers = {
@@ -80,23 +88,6 @@ async def _home(request: Request) -> Response:
     return RedirectResponse(f"{root}/console", status_code=307)
 
 
-class _StaticAssets:
-    """StaticFiles with the console's security headers on every answer."""
-
-    def __init__(self) -> None:
-        self._files = StaticFiles(directory=STATIC_DIR)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers += [(k.lower().encode(), v.encode()) for k, v in _SECURITY_HEADERS.items()]
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self._files(scope, receive, send_with_headers)
-
-
 def console_routes(settings: Settings) -> list[BaseRoute]:
     """The console's routes when it is switched on (``MAILBEACON_CONSOLE``), else none."""
     if not settings.console_enabled:
@@ -104,5 +95,4 @@ def console_routes(settings: Settings) -> list[BaseRoute]:
     return [
         Route("/", _home, methods=["GET", "HEAD"]),
         Route("/console", _page, methods=["GET", "HEAD"]),
-        Mount("/console/static", app=_StaticAssets(), name="console-static"),
     ]

@@ -24,6 +24,7 @@ from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 
+from plugin.private_files import private_dir
 from plugin.settings import Settings
 
 __all__ = [
@@ -79,7 +80,7 @@ async def deliver(
 def _write_outbox(
     message: EmailMessage, sender: str, recipients: Sequence[str], folder: Path
 ) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
+    private_dir(folder.parent, folder)
     name = _SAFE_NAME.sub("_", str(message["Message-ID"]).strip("<> ")) or "message"
     target = folder / f"{name}.eml"
     # The envelope is not in the headers (bcc!), so it goes first as Return-Path/X- lines

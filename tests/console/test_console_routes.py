@@ -3,13 +3,17 @@ Content-Security-Policy, no inline script, nothing from another host."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from pathlib import Path
 
 import httpx
 
-from plugin.console.routes import STATIC_DIR, console_routes
+from plugin.console.routes import GRAPHQL_WS, console_routes
 from plugin.settings import load_settings
+
+STATIC_DIR = Path(__file__).resolve().parents[2] / "plugin" / "static"
 
 
 def test_the_console_is_on_in_development_and_a_setting_elsewhere(tmp_path: Path) -> None:
@@ -19,9 +23,7 @@ def test_the_console_is_on_in_development_and_a_setting_elsewhere(tmp_path: Path
     off = load_settings({**base, "MAILBEACON_ENV": "development", "MAILBEACON_CONSOLE": "false"})
     assert console_routes(off) == []
     on = load_settings({**base, "MAILBEACON_ENV": "test", "MAILBEACON_CONSOLE": "true"})
-    assert {getattr(route, "path", None) for route in console_routes(on)} == {
-        "/", "/console", "/console/static"
-    }
+    assert {getattr(route, "path", None) for route in console_routes(on)} == {"/", "/console"}
 
 
 async def test_the_page_has_a_strict_policy_and_no_inline_script(http: httpx.AsyncClient) -> None:
@@ -58,15 +60,15 @@ async def test_home_leads_to_the_console(http: httpx.AsyncClient) -> None:
 async def test_the_modules_and_the_vendored_client_are_served_from_here(
     http: httpx.AsyncClient,
 ) -> None:
-    for path in ("js/main.js", "vendor/graphql-ws/client.js", "console.css"):
-        response = await http.get(f"/console/static/{path}")
+    for path in ("console/js/main.js", "console/console.css", *GRAPHQL_WS):
+        response = await http.get(f"/static/{path}")
         assert response.status_code == 200, path
         assert response.headers["x-content-type-options"] == "nosniff"
-    main = await http.get("/console/static/js/main.js")
+    main = await http.get("/static/console/js/main.js")
     assert "javascript" in main.headers["content-type"]
     # Every module imports only relative paths (no CDN, no bare specifier a browser cannot load).
     checked = 0
-    for module in STATIC_DIR.rglob("*.js"):
+    for module in [*(STATIC_DIR / "console").rglob("*.js"), *(STATIC_DIR / "vendor").rglob("*.js")]:
         imports = re.findall(
             r"^(?:import|export)\b[^'\"]*?from\s+['\"]([^'\"]+)['\"]", module.read_text(), re.M
         )
@@ -74,9 +76,15 @@ async def test_the_modules_and_the_vendored_client_are_served_from_here(
             assert specifier.startswith("./") or specifier.startswith("../"), (module, specifier)
             checked += 1
     assert checked >= 10
-    assert (STATIC_DIR / "vendor" / "graphql-ws" / "LICENSE.md").is_file()
+    assert (STATIC_DIR / "vendor" / "graphql-ws-6.4.2" / "LICENSE.md").is_file()
 
 
-async def test_unknown_assets_are_not_found(http: httpx.AsyncClient) -> None:
-    assert (await http.get("/console/static/../routes.py")).status_code == 404
-    assert (await http.get("/console/static/js/nope.js")).status_code == 404
+async def test_the_vendored_client_is_the_pinned_one(http: httpx.AsyncClient) -> None:
+    page = (await http.get("/console")).text
+    for path, integrity in GRAPHQL_WS.items():
+        served = (await http.get(f"/static/{path}")).content
+        digest = base64.b64encode(hashlib.sha384(served).digest()).decode()
+        assert integrity == f"sha384-{digest}", path
+        # The page preloads it with that hash: a changed file is refused by the browser.
+        assert f'<link rel="modulepreload" href="/static/{path}" integrity="{integrity}">' in page
+        assert digest in (STATIC_DIR / "vendor" / "README.md").read_text()

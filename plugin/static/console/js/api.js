@@ -2,7 +2,7 @@
 // the user's bearer token, subscriptions over graphql-transport-ws with the reference
 // graphql-ws client (connectionParams carry the token).
 
-import { createClient } from "../vendor/graphql-ws/client.js";
+import { createClient } from "../../vendor/graphql-ws-6.4.2/client.js";
 import { token } from "./session.js";
 
 const endpoint = document.body.dataset.graphql;
