@@ -5,7 +5,7 @@ pixel and link), and the bell and the row's icons change without a reload."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from html import unescape
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from tests.console.helpers import (
     LIVE_TIMEOUT_MS,
     PHONE,
     mail_row,
+    make_email,
     screenshot,
     sign_in,
     tracking_requests,
@@ -29,6 +30,20 @@ from tests.console.helpers import (
 from tests.live.factories import wait_for_subscribers
 from tests.sending.helpers import mail_from, parse, parts
 from tests.tracking.tracked_mail import THUNDERBIRD_UA
+
+
+async def _earlier_mail(user_id: int) -> None:
+    """Some earlier correspondence, so that the list looks like a salesperson's."""
+    now = datetime.now(UTC)
+    await make_email(user_id, "Welcome to the pilot", to=["lee@example.org"], track_opens=True,
+                     track_links=True, open_count=2, first_opened_at=now - timedelta(days=1),
+                     last_opened_at=now - timedelta(hours=20), click_count=1,
+                     last_clicked_at=now - timedelta(hours=20), minutes_ago=1500)
+    await make_email(user_id, "Contract draft v2", to=["legal@example.net"], minutes_ago=300)
+    await make_email(user_id, "Pricing follow-up", to=["kim@example.com", "ops@example.com"],
+                     track_opens=True, track_links=True, open_count=3,
+                     first_opened_at=now - timedelta(minutes=80),
+                     last_opened_at=now - timedelta(minutes=30), minutes_ago=90)
 
 
 def _tracking_urls(html: str, public_url: str) -> tuple[str, list[str]]:
@@ -50,6 +65,7 @@ async def test_send_then_watch_the_open_and_the_click_arrive_live(
     await browser.set_viewport_size(DESKTOP)
     seen_tracking = tracking_requests(browser)
     user = await make_user(name="Sam Seller")
+    await _earlier_mail(user.id)
     await sign_in(browser, server, user)
     assert user.token not in browser.url
     # The console subscribes to trackingEvents and notifications over graphql-transport-ws.
@@ -89,6 +105,9 @@ async def test_send_then_watch_the_open_and_the_click_arrive_live(
     _, html = parts(parse(envelope))
     pixel, links = _tracking_urls(html, settings.public_url)
     assert links, "the message's web address became a tracked link"
+    # First Apple Mail Privacy Protection fetches the pixel on delivery: shown, not counted.
+    prefetch = await http.get(urlsplit(pixel).path, headers={"User-Agent": "Mozilla/5.0"})
+    assert prefetch.status_code == 200
     opened = await http.get(urlsplit(pixel).path, headers={"User-Agent": THUNDERBIRD_UA})
     assert opened.status_code == 200
 
@@ -139,6 +158,10 @@ async def test_send_then_watch_the_open_and_the_click_arrive_live(
     await expect(link_row.get_by_role("cell").nth(1)).to_have_text("1")
     await expect(detail.get_by_text("Opened by a person: counted")).to_be_visible()
     await expect(detail.get_by_text("Clicked by a person: counted")).to_be_visible()
+    machine = detail.get_by_role("listitem").filter(
+        has_text="Apple Mail Privacy Protection prefetch: not counted"
+    )
+    await expect(machine).to_contain_text("Machine")
     await screenshot(browser, tmp_path, "console-email")
 
     # A phone-width view of the same email and of the Mail tab.
@@ -168,6 +191,8 @@ async def test_compose_shows_consent_and_explains_the_tracking_decision(
     await expect(anna).to_contain_text("consent needed (EU), no consent recorded: not tracked")
     bob = consent.get_by_role("listitem").filter(has_text="bob@example.com")
     await expect(bob).to_contain_text("no consent needed")
+    shared = consent.get_by_text("One message to several recipients is tracked only if")
+    await expect(shared).to_be_visible()
     await screenshot(browser, tmp_path, "console-compose")
 
     await anna.get_by_role("button", name="Request consent").click()

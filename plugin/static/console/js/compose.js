@@ -78,8 +78,7 @@ function consentItem(address) {
     return h("li", { className: "consent-problem" }, h("strong", {}, address), ` ${known.error.message}`);
   }
   const { consent } = known;
-  const blocked = consent.requiresConsent ? consent.status !== "GRANTED"
-    : consent.status === "DENIED" || consent.status === "WITHDRAWN";
+  const blocked = isBlocked(address);
   const canAsk = consent.requiresConsent && consent.status === "UNKNOWN";
   return h("li", { className: blocked ? "consent-blocked" : "consent-ok" },
     h("strong", {}, consent.email), ` ${consentWords(consent)}`,
@@ -89,17 +88,28 @@ function consentItem(address) {
     h("span", { className: "consent-note", role: "status" }));
 }
 
+function isBlocked(address) {
+  const consent = consentCache.get(address)?.consent;
+  if (!consent) return false;
+  return consent.requiresConsent ? consent.status !== "GRANTED"
+    : consent.status === "DENIED" || consent.status === "WITHDRAWN";
+}
+
+function drawConsent(wanted) {
+  fill(byId("compose-consent-list"), wanted.map(consentItem));
+  byId("compose-consent-shared").hidden = !(wanted.length > 1 && wanted.some(isBlocked)
+    && !byId("compose-per-recipient").checked);
+}
+
 async function refreshConsent() {
   const wanted = recipients();
-  const box = byId("compose-consent");
-  box.hidden = wanted.length === 0;
-  const list = byId("compose-consent-list");
-  fill(list, wanted.map(consentItem));
+  byId("compose-consent").hidden = wanted.length === 0;
+  drawConsent(wanted);
   const missing = wanted.filter((address) => !consentCache.has(address));
   if (!missing.length) return;
   await Promise.all(missing.map(lookUp));
   // Redraw only if the recipients are still the same.
-  if (recipients().join() === wanted.join()) fill(list, wanted.map(consentItem));
+  if (recipients().join() === wanted.join()) drawConsent(wanted);
 }
 
 function scheduleConsent() {
@@ -198,6 +208,7 @@ export function setUp({ sent }) {
   onSent = sent;
   byId("compose-form").addEventListener("submit", send);
   byId("compose-close").addEventListener("click", () => byId("compose").close());
+  byId("compose-per-recipient").addEventListener("change", () => drawConsent(recipients()));
   for (const id of ["compose-to", "compose-cc"]) {
     byId(id).addEventListener("input", scheduleConsent);
     byId(id).addEventListener("change", refreshConsent);
