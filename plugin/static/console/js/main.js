@@ -168,10 +168,17 @@ async function boot() {
   api.on("unauthenticated", () => {
     if (session.token()) signOut("Your session ended: the API token is no longer accepted.");
   });
+  let wasLive = false;
   api.on("live", (state) => {
     byId("live-state").textContent = { connected: "Live", reconnecting: "Reconnecting…",
       refused: "Live updates off" }[state];
     byId("live-state").dataset.state = state;
+    // Back after a drop: what happened meanwhile was not pushed, so load it.
+    if (state === "connected" && wasLive && session.token()) {
+      mail.reload();
+      bell.refresh();
+    }
+    if (state === "connected") wasLive = true;
   });
   mail.setUp();
   bell.setUp();
