@@ -166,6 +166,8 @@ async def test_send_then_watch_the_open_and_the_click_arrive_live(
 
     # A phone-width view of the same email and of the Mail tab.
     await browser.set_viewport_size(PHONE)
+    await expect(detail.get_by_text("Opened by a person: counted")).to_be_visible()
+    await screenshot(browser, tmp_path, "console-email-phone")
     await browser.get_by_role("link", name="Mail", exact=True).click()
     await expect(browser.get_by_label("Tracked emails")).to_be_visible()
     await screenshot(browser, tmp_path, "console-phone")
