@@ -74,8 +74,9 @@ async function watchDelivery(email) {
     try {
       current = (await api.graphql(ONE_EMAIL, { id: email.id })).sentEmail ?? current;
       mail.update(current);
-    } catch {
-      return; // a later reload shows the state; the banner is for live updates
+    } catch (error) {
+      banner(`The delivery of “${email.subject}” could not be followed: ${error.message}`);
+      return;
     }
   }
 }
