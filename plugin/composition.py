@@ -8,7 +8,7 @@ settings, hooks, errors, db) imports none of them.
 from __future__ import annotations
 
 from consent.gate import install as install_consent_gate
-from plugin.runtime import Runtime, create_runtime, stop_runtime
+from plugin.runtime import Runtime, create_runtime, release_runtime
 from plugin.settings import Settings
 from workers.broker import configure_broker, load_actors
 
@@ -29,9 +29,22 @@ def start_runtime(settings: Settings, *, embedded_worker: bool) -> Runtime:
     # Actor modules are imported only now: an actor binds to the broker current at its
     # import (load_actors imported them under this one).
     from workers.actors.purge import start_purge_schedule
+    from workers.actors.send import start_send_sweep_schedule
     from workers.actors.sweep import start_sweep_schedule
 
     install_gates()
     start_purge_schedule(runtime)
     start_sweep_schedule(runtime)
+    start_send_sweep_schedule(runtime)
     return runtime
+
+
+async def stop_runtime(runtime: Runtime) -> None:
+    """Stop the workers, close Redis, then the SMTP connections opened on this loop
+    (tests deliver on the server's loop)."""
+    from plugin.sending.smtp_pool import close_pools
+
+    try:
+        await release_runtime(runtime)
+    finally:
+        await close_pools()

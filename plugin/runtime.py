@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 
 from plugin.settings import Settings
 
-__all__ = ["Runtime", "create_runtime", "current_runtime", "stop_runtime"]
+__all__ = ["Runtime", "create_runtime", "current_runtime", "release_runtime"]
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,8 @@ def create_runtime(
     return runtime
 
 
-async def stop_runtime(runtime: Runtime) -> None:
+async def release_runtime(runtime: Runtime) -> None:
+    """Stop the embedded worker threads and close Redis."""
     global _current
     if runtime.worker is not None:
         runtime.worker.stop(timeout=10_000)
