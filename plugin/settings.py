@@ -16,6 +16,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from plugin.errors import SettingsError
+from plugin.private_files import private_dir
 
 __all__ = ["IPNetwork", "Settings", "load_settings"]
 
@@ -82,6 +83,8 @@ class Settings:
     metrics_dir: Path | None = None
     log_format: Literal["text", "json"] = "text"
     access_log: bool = True
+    # The reference web console at /console (on by default in development only).
+    console_enabled: bool = False
 
     @property
     def embedded(self) -> bool:
@@ -167,6 +170,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         metrics_dir=Path(reader.text("METRICS_DIR", str(data_dir / "metrics"))).expanduser(),
         log_format=reader.choice("LOG_FORMAT", ("text", "json"), "text"),  # type: ignore[arg-type]
         access_log=reader.flag("ACCESS_LOG", True),
+        console_enabled=reader.flag("CONSOLE", env == "development"),
     )
     if settings.unknown_policy not in (None, "opt-in", "opt-out", "none"):
         reader.problem("UNKNOWN_POLICY", "must be opt-in, opt-out or none")
@@ -217,7 +221,7 @@ def _development_key(data_dir: Path) -> str:
     key_file = data_dir / "secret_key"
     if key_file.exists():
         return key_file.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     key = secrets.token_urlsafe(48)
     # O_EXCL: two processes starting at once must not end up with different keys.
     try:
