@@ -309,14 +309,24 @@ async def _settle(poller: Poller, expected: int, cap: float) -> float:
 
 
 async def ladder(setup: Setup, args: argparse.Namespace) -> list[dict[str, Any]]:
-    host = f"127.0.0.1:{setup.port}"
     load = OpenLoop("127.0.0.1", setup.port)
     await load.warm(64)
     poller = Poller(setup.read_total)
     poller.start()
-    subscriber = None
-    if setup.token:
-        subscriber = SubscriberClock()
+    subscriber = SubscriberClock() if setup.token else None
+    try:
+        return await _steps(setup, args, load, poller, subscriber)
+    finally:
+        await poller.stop()
+        if subscriber:
+            await subscriber.close()
+        load.close()
+
+
+async def _steps(setup: Setup, args: argparse.Namespace, load: OpenLoop, poller: Poller,
+                 subscriber: SubscriberClock | None) -> list[dict[str, Any]]:
+    host = f"127.0.0.1:{setup.port}"
+    if subscriber and setup.token:
         await subscriber.open(f"ws://{host}/graphql", setup.token)
     # Warm up: a few hits until they are counted (and seen live), not timed.
     hits = await load.run(20, 1, pixel_request(setup.paths, host), first=10**6)
@@ -362,10 +372,6 @@ async def ladder(setup: Setup, args: argparse.Namespace) -> list[dict[str, Any]]
         await asyncio.sleep(1)
     if args.lone and subscriber:
         results.append(await lone_opens(load, subscriber, setup, args))
-    await poller.stop()
-    if subscriber:
-        await subscriber.close()
-    load.close()
     return results
 
 
