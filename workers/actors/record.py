@@ -1,6 +1,8 @@
 """Record tracking hits: thin actors over plugin.tracking.ingest.
 
-``record_hits`` takes one batch handed over by the edge (many hits per message);
+Hits reach the pipeline through the hit stream and its consumer
+(plugin.tracking.consumer), not through Dramatiq; ``record_hits`` remains only to
+drain batches that an earlier release queued as Dramatiq messages.
 ``finalise_clicks`` decides clicks held for their burst window. Both are
 idempotent, so retries and redeliveries never store or count twice. Retries are
 generous: a hit answered at the edge must not be lost to a database restart.
@@ -13,7 +15,7 @@ from typing import Any
 import dramatiq
 
 from plugin.tracking.finalise import finalise_clicks as finalise
-from plugin.tracking.handoff import QUEUE_NAME, acknowledge
+from plugin.tracking.handoff import QUEUE_NAME
 from plugin.tracking.ingest import ingest_hits
 
 __all__ = ["finalise_clicks", "record_hits"]
@@ -23,9 +25,8 @@ _RETRIES = {"max_retries": 100, "min_backoff": 500, "max_backoff": 300_000}
 
 @dramatiq.actor(queue_name=QUEUE_NAME, **_RETRIES)  # type: ignore[call-overload]
 async def record_hits(hits: list[dict[str, Any]], spool_segment: str | None = None) -> None:
-    """Classify and store one batch of hits; then let the embedded spool forget it."""
+    """Classify and store one batch of hits queued by an earlier release."""
     await ingest_hits(hits)
-    acknowledge(spool_segment)
 
 
 @dramatiq.actor(queue_name=QUEUE_NAME, **_RETRIES)  # type: ignore[call-overload]
