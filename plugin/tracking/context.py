@@ -236,7 +236,8 @@ async def load_priors(
     if not wanted:
         return index
     before = timedelta(seconds=max(cset.duplicate_window_seconds, cset.burst_window_seconds))
-    after = timedelta(seconds=cset.burst_window_seconds)
+    # Later hits too: an open stored before an earlier one of its client makes it the repeat.
+    after = before
     keys = {(copy_id, chash, ua) for copy_id, chash, ua, _ in wanted}
     earliest = datetime.fromtimestamp(min(t for *_, t in wanted), UTC) - before
     latest = datetime.fromtimestamp(max(t for *_, t in wanted), UTC) + after
