@@ -22,6 +22,7 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from plugin.notifications.models import Notification, NotificationKind
+from plugin.observability.metrics import record_notification
 from plugin.preferences.models import TrackingPreference
 from plugin.sending.models import SentEmail, TrackedLink
 from plugin.tracking.models import EventKind
@@ -117,6 +118,9 @@ async def notify_for_events(event_ids: Sequence[object]) -> list[Notification]:
                     )
                 )
         touched.extend(notification.id for notification in new)
+    created = len(new)
+    record_notification(coalesced=False, count=created)
+    record_notification(coalesced=True, count=len(events) - created)
     return list(await Notification.filter(id__in=touched).order_by("id"))
 
 

@@ -23,6 +23,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
+from plugin.observability.metrics import observe_ingest, observe_queue_lag
 from plugin.tracking.hit_stream import Delivery
 from plugin.tracking.spool import Receipt, Spool
 
@@ -136,14 +137,8 @@ class HitConsumer:
                     if delivery is None:
                         continue
                 if not recorded:
-                    started = time.monotonic()
-                    await self.ingest(delivery.hits)
+                    await self._record(delivery)
                     recorded = True
-                    log.info(
-                        "recorded a batch of %d hit(s) in %.0f ms",
-                        len(delivery.hits),
-                        (time.monotonic() - started) * 1000,
-                    )
                 await self.source.ack(delivery)
                 self.batches += 1
                 self.hits += len(delivery.hits)
@@ -164,6 +159,23 @@ class HitConsumer:
                 await self.source.release(delivery)
             except Exception as exc:  # they stay pending and are claimed after CLAIM_IDLE_MS
                 log.warning("returning %d unrecorded hit(s) failed: %s", len(delivery.hits), exc)
+
+    async def _record(self, delivery: Delivery) -> None:
+        started = time.perf_counter()
+        times = [hit["t"] for hit in delivery.hits if isinstance(hit, dict) and "t" in hit]
+        oldest = min((t for t in times if isinstance(t, int | float)), default=None)
+        if oldest is not None:
+            observe_queue_lag(time.time() - oldest)
+        await self.ingest(delivery.hits)
+        seconds = time.perf_counter() - started
+        observe_ingest(seconds, len(delivery.hits))
+        # One line per batch; counts only (no address, token or recipient).
+        log.info(
+            "recorded a batch of %d hit(s) in %.0f ms%s",
+            len(delivery.hits),
+            seconds * 1000,
+            " (taken over from a stopped consumer)" if delivery.claimed else "",
+        )
 
     async def _pause(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from dramatiq import Message
 
+from plugin.observability.metrics import observe_handoff_batch
 from plugin.runtime import Runtime
 from plugin.tracking.consumer import LocalSource
 from plugin.tracking.hit_stream import stream_key, stream_sink
@@ -100,6 +102,7 @@ class GroupCommit:
                 if not self._ready:
                     return
                 batch, future = self._ready.popleft()
+                started = time.perf_counter()
                 try:
                     await self._sink(batch)
                 except BaseException as exc:  # every waiter of the batch learns of it
@@ -109,6 +112,7 @@ class GroupCommit:
                         raise
                     log.error("handing %d tracking hit(s) to the queue failed: %r", len(batch), exc)
                 else:
+                    observe_handoff_batch(len(batch), time.perf_counter() - started)
                     self.batches += 1
                     self.hits += len(batch)
                     if not future.done():
