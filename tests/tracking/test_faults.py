@@ -1,4 +1,5 @@
-"""Faults with real processes: Redis restarted and a worker killed while opens arrive.
+"""Faults with real processes: Redis restarted, a worker killed, PostgreSQL down for 30 s,
+while opens arrive.
 
 `mailbeacon serve` and `mailbeacon worker` run as subprocesses against a Redis of
 the test's own (append-only, restarted by the test) and a PostgreSQL database of
@@ -13,13 +14,16 @@ Distributed mode only (PostgreSQL): it runs in the PostgreSQL pass of the suite.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email
 import os
 import re
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -32,6 +36,7 @@ import pytest
 
 from tests.conftest import (
     PG_ADMIN_DSN,
+    REDIS_URL,
     RUN_ID,
     _create_pg_database,
     _drop_pg_database,
@@ -253,6 +258,142 @@ async def test_redis_restart_and_a_killed_worker_lose_nothing_and_count_nothing_
     finally:
         codes = cluster.stop_all()
     assert codes == {"serve": 0, "worker": 0}, (codes, cluster.log("serve"), cluster.log("worker"))
+
+
+class OwnPostgres:
+    """A PostgreSQL cluster of this test's own (as the postgres user), stopped and started."""
+
+    def __init__(self, directory: Path) -> None:
+        self.port = free_port()
+        self.directory = directory
+        self.data = directory / "pgdata"
+        self.bin = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/mailbeacon"
+
+    def _as_postgres(self, *args: str) -> None:
+        command = [str(self.bin / args[0]), *args[1:]]
+        if os.geteuid() == 0:  # initdb refuses root
+            command = ["runuser", "-u", "postgres", "--", *command]
+        subprocess.run(command, check=True, capture_output=True, timeout=120)
+
+    def init(self) -> None:
+        self.directory.chmod(0o777)
+        self._as_postgres("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres")
+        self.start()
+        self._as_postgres(
+            "psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-qc",
+            "CREATE DATABASE mailbeacon",
+        )
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1"
+        self._as_postgres(
+            "pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.directory / "pg.log"),
+            "-w", "start",
+        )
+
+    def stop(self) -> None:
+        self._as_postgres("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[OwnPostgres]:
+    # Not under pytest's temporary directory: its parents are private to root.
+    directory = Path(tempfile.mkdtemp(prefix="mbtest-pg-"))
+    try:
+        server = OwnPostgres(directory)
+        server.init()
+        yield server
+        with contextlib.suppress(subprocess.CalledProcessError):
+            server.stop()
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+async def test_postgresql_down_for_30_seconds_hits_queue_and_are_recorded_once_after(
+    tmp_path: Path, own_postgres: OwnPostgres
+) -> None:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("MAILBEACON_")},
+        "MAILBEACON_ENV": "test",
+        "MAILBEACON_DATA_DIR": str(tmp_path),
+        "MAILBEACON_SECRET_KEY": secrets.token_urlsafe(48),
+        "MAILBEACON_DATABASE_URL": own_postgres.url,
+        "MAILBEACON_REDIS_URL": REDIS_URL,
+        "MAILBEACON_REDIS_PREFIX": f"mbtest:{RUN_ID}:pgdown{uuid.uuid4().hex[:6]}",
+        "PYTHONPATH": str(ROOT),
+    }
+    _run(["migrate"], env)
+    token = _run(["users", "create", "seller@example.com"], env).strip().splitlines()[-1]
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    cluster = Processes(env, tmp_path)
+    statuses: dict[int, int] = {}
+    try:
+        cluster.spawn("serve", ["serve", "--port", str(port)])
+        cluster.spawn("worker", ["worker", "--threads", "2"])
+        await _until(lambda: _healthy(base), "serve to start", 60)
+        pixel = await _send_tracked_mail(base, token, tmp_path / "outbox")
+        async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+
+            async def opens(first: int, count: int) -> None:
+                for i in range(first, first + count):
+                    answer = await client.get(pixel, headers={"User-Agent": _ua(i)})
+                    statuses[i] = answer.status_code
+                    await asyncio.sleep(0.01)
+
+            await opens(0, 50)
+            own_postgres.stop()
+            stopped = asyncio.get_running_loop().time()
+            await opens(50, 100)  # the hot path keeps answering: hits queue in Redis
+            ready = await client.get("/readyz")
+            assert ready.status_code == 503
+            assert ready.json()["checks"]["database"].startswith("error")
+            assert ready.json()["checks"]["redis"] == "ok"
+            await asyncio.sleep(max(0.0, 30 - (asyncio.get_running_loop().time() - stopped)))
+            own_postgres.start()
+            await opens(150, 50)
+            assert set(statuses.values()) == {200}  # nothing refused while the database was down
+
+            async def ready_again() -> bool:
+                return (await client.get("/readyz")).status_code == 200
+
+            await _until(ready_again, "/readyz to recover", 60)
+        conn = await asyncpg.connect(own_postgres.url.replace("postgres://", "postgresql://"))
+        try:
+
+            async def caught_up() -> bool:
+                return int(await conn.fetchval("SELECT count(*) FROM mb_tracking_event")) >= 200
+
+            await _until(caught_up, "the worker to catch up", 120)
+            rows = await conn.fetch(
+                "SELECT user_agent, count(*) AS n FROM mb_tracking_event GROUP BY user_agent"
+            )
+            assert sorted(row["user_agent"] for row in rows) == sorted(_ua(i) for i in range(200))
+            assert all(row["n"] == 1 for row in rows)  # nothing counted twice
+            assert await conn.fetchval("SELECT open_count FROM mb_sent_email") == 200
+
+            async def bell_caught_up() -> bool:
+                rung = await conn.fetchval("SELECT coalesce(sum(count), 0) FROM mb_notification")
+                return int(rung) == 200
+
+            await _until(bell_caught_up, "the bell to count every open", 120)
+        finally:
+            await conn.close()
+    finally:
+        codes = cluster.stop_all()
+    assert codes == {"serve": 0, "worker": 0}, (codes, cluster.log("serve"), cluster.log("worker"))
+
+
+async def _healthy(base: str) -> bool:
+    try:
+        async with httpx.AsyncClient() as client:
+            return (await client.get(f"{base}/healthz")).status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 def _ua(i: int) -> str:
