@@ -48,7 +48,8 @@ HITS_ANSWERED = Counter(
     "mailbeacon_tracking_hits",
     "Tracking requests answered by the pixel and click endpoints. kind: open|click; outcome: "
     "queued (a valid token, handed to the queue), invalid (bad or foreign token: nothing "
-    "recorded), queue_failed (valid, but the queue refused it), method_not_allowed.",
+    "recorded), queue_failed (valid, but the queue refused it), repeat_not_stored (one "
+    "client's repeat beyond MAILBEACON_FLOOD_LIMIT: answered, not stored), method_not_allowed.",
     ["kind", "outcome"],
 )
 HANDOFF_BATCH_SIZE = Histogram(
