@@ -26,6 +26,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from plugin.private_files import private_dir
+
 __all__ = ["Receipt", "Spool"]
 
 log = logging.getLogger(__name__)
@@ -54,7 +56,7 @@ class Spool:
 
     def recover(self) -> Iterator[tuple[Receipt, list[dict[str, Any]]]]:
         """Yield (receipt, batch) for every batch left by an earlier run; call before append."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+        private_dir(self.directory.parent, self.directory)
         for leftover in self.directory.glob("hits-*.jsonl.tmp"):  # a compaction cut short
             leftover.unlink(missing_ok=True)
         for path in sorted(self.directory.glob("hits-*.jsonl")):
@@ -132,7 +134,7 @@ class Spool:
 
     def _rotate(self) -> None:
         self._close_current()
-        self.directory.mkdir(parents=True, exist_ok=True)
+        private_dir(self.directory.parent, self.directory)
         self._sequence += 1
         name = f"hits-{self._sequence:012d}-{os.getpid()}.jsonl"
         self._fd = os.open(self.directory / name, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
