@@ -16,6 +16,7 @@ from graphql_schema.schema import build_schema
 from graphql_schema.view import GraphQLEndpoint
 from plugin import health
 from plugin.composition import install_gates, start_runtime, stop_runtime
+from plugin.console.routes import console_routes
 from plugin.db import ensure_migrated, open_orm
 from plugin.live.bus import start_live, stop_live
 from plugin.observability.access_log import AccessLog
@@ -47,6 +48,7 @@ def plugin_routes(settings: Settings) -> list[BaseRoute]:
         Route("/graphql", endpoint, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", endpoint),
         *consent_routes(settings),
+        *console_routes(settings),
         *static_routes(),
     ]
 

@@ -94,9 +94,11 @@ async def _prepare_serve(settings: Settings, base: str) -> None:
             return
         user = await service.create_user("demo@example.com", name="Demo User")
         token = await service.issue_token(user, label="demo")
+        console = f"  Console:    {base}/console  (sign in with the token)\n"
         print(
             "\nmailbeacon development setup: created the demo user demo@example.com\n"
             f"  API token:  {token}\n"
+            f"{console if settings.console_enabled else ''}"
             f"  GraphiQL:   {base}/graphql  (add the header Authorization: Bearer <token>)\n"
             '  Try:        curl -s -H "Authorization: Bearer $TOKEN" \\\n'
             "                -H 'Content-Type: application/json' \\\n"

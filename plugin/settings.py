@@ -81,6 +81,8 @@ class Settings:
     metrics_dir: Path | None = None
     log_format: Literal["text", "json"] = "text"
     access_log: bool = True
+    # The reference web console at /console (on by default in development only).
+    console_enabled: bool = False
 
     @property
     def embedded(self) -> bool:
@@ -163,6 +165,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         metrics_dir=Path(reader.text("METRICS_DIR", str(data_dir / "metrics"))).expanduser(),
         log_format=reader.choice("LOG_FORMAT", ("text", "json"), "text"),  # type: ignore[arg-type]
         access_log=reader.flag("ACCESS_LOG", True),
+        console_enabled=reader.flag("CONSOLE", env == "development"),
     )
     if settings.unknown_policy not in (None, "opt-in", "opt-out", "none"):
         reader.problem("UNKNOWN_POLICY", "must be opt-in, opt-out or none")
