@@ -31,6 +31,8 @@ from consent.signing import keys_for
 from plugin.accounts.models import User
 from plugin.errors import ValidationError
 from plugin.hooks import registry
+from plugin.sending.validation import check_text
+from plugin.sending.validation import normalize_address as check_address
 from plugin.settings import Settings
 
 __all__ = [
@@ -97,12 +99,9 @@ def policy_config(settings: Settings) -> PolicyConfig:
 
 
 def validate_address(email: str, field: str = "email") -> str:
-    """The normalized address, or ValidationError when it is plainly not an address."""
-    address = normalize_address(email) if isinstance(email, str) else ""
-    local, at, domain = address.rpartition("@")
-    if not at or not local or not domain or len(address) > 254 or any(c.isspace() for c in address):
-        raise ValidationError("not a valid email address", field=field)
-    return address
+    """The address as consent keys it (see :func:`normalize_address`), after the one address
+    validator sendEmail uses: INVALID_ADDRESS, HEADER_INJECTION or INVALID_TEXT otherwise."""
+    return normalize_address(check_address(email, field=field).display)
 
 
 async def jurisdiction_of(email: str) -> Jurisdiction:
@@ -185,7 +184,8 @@ async def record_consent(
         raise ValidationError(
             "status must be GRANTED, DENIED or WITHDRAWN", field="status"
         ) from None
-    source = (source or "").strip()
+    source = (source or "").strip() if isinstance(source, str) else ""
+    check_text(source, field="source")
     if not source or len(source) > _MAX_SOURCE:
         raise ValidationError(f"source must be 1 to {_MAX_SOURCE} characters", field="source")
     hashes = keys_for(settings).address_hashes(address)
