@@ -20,7 +20,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from consent.policy import ConsentStatus
-from consent.service import latest_change_at, recipient_consent, record_consent
+from consent.service import FormUsedError, latest_change_at, recipient_consent, record_consent
 from consent.signing import keys_for
 from consent.templating import LANGUAGES, pick_language, render
 from plugin.errors import ValidationError
@@ -137,7 +137,12 @@ def consent_routes(settings: Settings) -> list[BaseRoute]:
             taken_back = current is ConsentStatus.GRANTED
             status = ConsentStatus.WITHDRAWN if taken_back else ConsentStatus.DENIED
         try:
-            await record_consent(recipient, status, CONSENT_PAGE_SOURCE, None, settings)
+            await record_consent(
+                recipient, status, CONSENT_PAGE_SOURCE, None, settings,
+                by_recipient=True, form_nonce=token.nonce,
+            )
+        except FormUsedError:
+            return _error(settings, language, "error_form")
         except ValidationError:
             return _error(settings, language, "error_link")
         done = "GRANTED" if status is ConsentStatus.GRANTED else "DENIED"

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
+from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from consent.jurisdiction import Jurisdiction, normalize_address, resolve_jurisdiction
-from consent.models import ConsentRecord, ConsentState, ConsentSuppression
+from consent.models import ConsentFormUse, ConsentRecord, ConsentState, ConsentSuppression
 from consent.policy import (
     DEFAULT_POLICIES,
     ConsentStatus,
@@ -29,7 +30,7 @@ from consent.policy import (
 )
 from consent.signing import keys_for
 from plugin.accounts.models import User
-from plugin.errors import ValidationError
+from plugin.errors import MailbeaconError, ValidationError
 from plugin.hooks import registry
 from plugin.sending.validation import check_text
 from plugin.sending.validation import normalize_address as check_address
@@ -38,13 +39,16 @@ from plugin.settings import Settings
 __all__ = [
     "REFUSALS",
     "ConsentState",
+    "FormUsedError",
     "RecipientConsentState",
+    "RecipientRefusedError",
     "current_settings",
     "jurisdiction_of",
     "latest_change_at",
     "policy_config",
     "recipient_consent",
     "record_consent",
+    "refused_by_recipient",
     "statuses_of",
     "validate_address",
 ]
@@ -54,6 +58,7 @@ REFUSALS = frozenset({ConsentState.DENIED, ConsentState.WITHDRAWN})
 #: Source reported for a state that only a suppression entry (erasure) still holds.
 ERASURE_SOURCE = "erasure"
 _MAX_SOURCE = 100
+_MAX_NOTE = 1000
 
 
 @dataclass(frozen=True)
@@ -166,43 +171,120 @@ async def recipient_consent(email: str, settings: Settings | None = None) -> Rec
     )
 
 
+class RecipientRefusedError(MailbeaconError):
+    """A CRM user's GRANTED over the recipient's own refusal (or an erasure)."""
+
+    code = "RECIPIENT_REFUSED"
+
+
+class FormUsedError(ValidationError):
+    """The consent form was used already (one form records one choice)."""
+
+    code = "FORM_USED"
+
+
+def _parse_status(status: ConsentStatus | ConsentState | str) -> ConsentState:
+    try:
+        return ConsentState(status.value if isinstance(status, ConsentStatus) else str(status))
+    except ValueError:
+        raise ValidationError(
+            "status must be GRANTED, DENIED or WITHDRAWN", field="status"
+        ) from None
+
+
+def _clean_text(value: str | None, field: str, limit: int) -> str | None:
+    text = value.strip() if isinstance(value, str) else ""
+    check_text(text, field=field)
+    if len(text) > limit:
+        raise ValidationError(f"{field} has at most {limit} characters", field=field,
+                              code="TOO_LARGE")
+    return text or None
+
+
+async def refused_by_recipient(email: str, settings: Settings | None = None) -> bool:
+    """Whether the recipient's own refusal (consent page, erasure) stands: then only the
+    recipient's own grant, or an administrator's with a note of the proof, lifts it."""
+    hashes = keys_for(settings or current_settings()).address_hashes(email)
+    return await ConsentSuppression.filter(address_hash__in=hashes, by_recipient=True).exists()
+
+
 async def record_consent(
     email: str,
     status: ConsentStatus | ConsentState | str,
     source: str,
     recorded_by: User | None = None,
     settings: Settings | None = None,
+    *,
+    note: str | None = None,
+    by_recipient: bool = False,
+    form_nonce: str | None = None,
 ) -> RecipientConsentState:
-    """Append a consent record (with the consent text version in force) and return the
-    new state. Any CRM user may record consent; ``recorded_by`` is None for the
-    recipient's own choice on the consent page."""
+    """Append a consent record (who, why, the consent text version in force) and return the
+    new state.
+
+    ``by_recipient``: the recipient's own choice (the consent page, through a link mailed to
+    the recipient alone; ``recorded_by`` is None then). Otherwise a CRM user
+    (``recorded_by``; None is the operator's command line) records it, and a GRANTED over
+    the recipient's own refusal or an erasure raises RecipientRefusedError unless an
+    administrator (or the operator) gives ``note``, the proof of the recipient's consent.
+    ``form_nonce``: the consent form's nonce, spent in the same transaction (FormUsedError
+    when it was spent already: a form records one choice, however many POSTs race).
+    """
     settings = settings or current_settings()
     address = validate_address(email)
-    try:
-        state = ConsentState(status.value if isinstance(status, ConsentStatus) else str(status))
-    except ValueError:
-        raise ValidationError(
-            "status must be GRANTED, DENIED or WITHDRAWN", field="status"
-        ) from None
-    source = (source or "").strip() if isinstance(source, str) else ""
-    check_text(source, field="source")
-    if not source or len(source) > _MAX_SOURCE:
+    state = _parse_status(status)
+    source = _clean_text(source, "source", _MAX_SOURCE) or ""
+    if not source:
         raise ValidationError(f"source must be 1 to {_MAX_SOURCE} characters", field="source")
+    note = _clean_text(note, "note", _MAX_NOTE)
+    if by_recipient and recorded_by is not None:
+        raise ValueError("a recipient's own choice has no recording user")
+    if state is ConsentState.GRANTED and not by_recipient:
+        admin = recorded_by is None or recorded_by.is_admin
+        if (not admin or note is None) and await refused_by_recipient(address, settings):
+            raise RecipientRefusedError(
+                "the recipient refused tracking (on the consent page, or by asking for "
+                "erasure); a user cannot record a grant over that. Ask the recipient to allow "
+                "tracking on the consent page (requestTrackingConsent), or have an "
+                "administrator record it with a note of the proof",
+                field="status",
+            )
     hashes = keys_for(settings).address_hashes(address)
-    async with in_transaction():
-        await ConsentRecord.create(
-            recipient=address,
-            status=state,
-            source=source,
-            text_version=settings.consent_text_version,
-            recorded_by=recorded_by,
-        )
-        if state is ConsentState.GRANTED:
-            # A new GRANTED lifts every suppression, erasure's included.
-            await ConsentSuppression.filter(address_hash__in=hashes).delete()
-        else:
-            await ConsentSuppression.filter(address_hash__in=hashes[1:]).delete()
-            updated = await ConsentSuppression.filter(address_hash=hashes[0]).update(status=state)
-            if not updated:
-                await ConsentSuppression.create(address_hash=hashes[0], status=state)
+    try:
+        async with in_transaction():
+            if form_nonce is not None:
+                # First: a second POST of the form stops here, before anything is written.
+                await ConsentFormUse.create(nonce=form_nonce)
+            await ConsentRecord.create(
+                recipient=address,
+                status=state,
+                source=source,
+                text_version=settings.consent_text_version,
+                recorded_by=recorded_by,
+                by_recipient=by_recipient,
+                note=note,
+            )
+            await _keep_suppression_in_step(hashes, state, by_recipient)
+    except IntegrityError:
+        if form_nonce is None:
+            raise
+        raise FormUsedError("this consent form was used already", field="form") from None
     return await recipient_consent(address, settings)
+
+
+async def _keep_suppression_in_step(
+    hashes: list[str], state: ConsentState, by_recipient: bool
+) -> None:
+    if state is ConsentState.GRANTED:
+        # A grant that got this far lifts every suppression, erasure's included.
+        await ConsentSuppression.filter(address_hash__in=hashes).delete()
+        return
+    await ConsentSuppression.filter(address_hash__in=hashes[1:]).delete()
+    changes: dict[str, object] = {"status": state}
+    if by_recipient:
+        changes["by_recipient"] = True  # a user's refusal never clears the recipient's own
+    updated = await ConsentSuppression.filter(address_hash=hashes[0]).update(**changes)
+    if not updated:
+        await ConsentSuppression.create(
+            address_hash=hashes[0], status=state, by_recipient=by_recipient
+        )

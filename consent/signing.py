@@ -13,6 +13,7 @@ import binascii
 import hashlib
 import hmac
 import re
+import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,7 +34,8 @@ _LINK_LABEL = b"mailbeacon/consent-link/v1"
 _FORM_LABEL = b"mailbeacon/consent-form/v1"
 _HASH_LABEL = b"mailbeacon/consent-suppression/v1"
 _B64_RE = re.compile(r"[A-Za-z0-9_-]+")
-_FORM_RE = re.compile(r"([0-9]{1,20})\.([A-Za-z0-9_-]{22})")
+_FORM_RE = re.compile(r"([0-9]{1,20})\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{22})")
+_NONCE_BYTES = 16
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -54,11 +56,13 @@ def _unb64(text: str) -> bytes | None:
 
 @dataclass(frozen=True, slots=True)
 class FormToken:
-    """A verified consent form: whose, for what, and when the page issued it."""
+    """A verified consent form: whose, for what, when the page issued it, and its nonce
+    (spent when the form is used: one form records one choice)."""
 
     recipient: str
     action: str
     issued_at: datetime
+    nonce: str
 
 
 class ConsentKeys:
@@ -112,39 +116,45 @@ class ConsentKeys:
 
     # -- the hidden field of the consent form --------------------------------------
 
-    def _form_mac(self, key: bytes, recipient: str, action: str, issued_us: int) -> bytes:
-        message = f"{recipient}\n{action}\n{issued_us}".encode("utf-8", "surrogatepass")
+    def _form_mac(
+        self, key: bytes, recipient: str, action: str, issued_us: int, nonce: str
+    ) -> bytes:
+        message = f"{recipient}\n{action}\n{issued_us}\n{nonce}".encode("utf-8", "surrogatepass")
         return hmac.digest(key, message, "sha256")[:_MAC_LEN]
 
     def sign_form(self, email: str, action: str, *, now: float | None = None) -> str:
-        """A form token: ``<issue time in microseconds>.<MAC over recipient, action, time>``."""
+        """A form token: ``<issue time in microseconds>.<random nonce>.<MAC over recipient,
+        action, time and nonce>``."""
         issued_us = int((time.time() if now is None else now) * 1_000_000)
-        mac = self._form_mac(self._form[0], normalize_address(email), action, issued_us)
-        return f"{issued_us}.{_b64(mac)}"
+        nonce = _b64(secrets.token_bytes(_NONCE_BYTES))
+        mac = self._form_mac(self._form[0], normalize_address(email), action, issued_us, nonce)
+        return f"{issued_us}.{nonce}.{_b64(mac)}"
 
     def verify_form(
         self, token: str, email: str, action: str, *, now: float | None = None
     ) -> FormToken | None:
         """The form token's content if authentic for this recipient and action and not
         older than :data:`FORM_MAX_AGE_SECONDS` (nor from the future); else None."""
-        if not isinstance(token, str) or len(token) > 64:
+        if not isinstance(token, str) or len(token) > 80:
             return None
         match = _FORM_RE.fullmatch(token)
-        mac = _unb64(match.group(2)) if match else None
-        if match is None or mac is None:
+        mac = _unb64(match.group(3)) if match else None
+        if match is None or mac is None or _unb64(match.group(2)) is None:
             return None
-        issued_us = int(match.group(1))
+        issued_us, nonce = int(match.group(1)), match.group(2)
         recipient = normalize_address(email)
         ok = False
         for key in self._form:
-            ok |= hmac.compare_digest(self._form_mac(key, recipient, action, issued_us), mac)
+            ok |= hmac.compare_digest(
+                self._form_mac(key, recipient, action, issued_us, nonce), mac
+            )
         if not ok:
             return None
         age = (time.time() if now is None else now) - issued_us / 1_000_000
         if not -60 <= age <= FORM_MAX_AGE_SECONDS:
             return None
         issued_at = _EPOCH + timedelta(microseconds=issued_us)
-        return FormToken(recipient=recipient, action=action, issued_at=issued_at)
+        return FormToken(recipient=recipient, action=action, issued_at=issued_at, nonce=nonce)
 
 
 @cache

@@ -102,12 +102,15 @@ async def test_a_replayed_form_records_nothing(http: httpx.AsyncClient, settings
 def _forgeries(settings: Any, email: str) -> list[str]:
     keys = keys_for(settings)
     good = keys.sign_form(email, FORM_ACTION)
-    stamp, mac = good.split(".")
+    stamp, nonce, mac = good.split(".")
+    other_nonce = keys.sign_form(email, FORM_ACTION).split(".")[1]
     return [
         "",
         "garbage",
-        f"{int(stamp) + 1}.{mac}",  # another time under the same MAC
-        f"{stamp}.{mac[:-1]}{'A' if mac[-1] != 'A' else 'B'}",
+        f"{stamp}.{mac}",  # the old format, without a nonce
+        f"{int(stamp) + 1}.{nonce}.{mac}",  # another time under the same MAC
+        f"{stamp}.{other_nonce}.{mac}",  # another nonce under the same MAC
+        f"{stamp}.{nonce}.{mac[:-1]}{'A' if mac[-1] != 'A' else 'B'}",
         keys.sign_form(unique_address("firma.de"), FORM_ACTION),  # someone else's form
         keys.sign_form(email, "other-action"),
         keys.sign_form(email, FORM_ACTION, now=time.time() - 7200),  # expired
