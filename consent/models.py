@@ -9,7 +9,13 @@ from tortoise.models import Model
 
 from plugin.accounts.models import User
 
-__all__ = ["ConsentFormUse", "ConsentRecord", "ConsentState", "ConsentSuppression"]
+__all__ = [
+    "ConsentFormUse",
+    "ConsentLinkMail",
+    "ConsentRecord",
+    "ConsentState",
+    "ConsentSuppression",
+]
 
 
 class ConsentState(str, Enum):
@@ -67,3 +73,17 @@ class ConsentFormUse(Model):
 
     class Meta:
         table = "mb_consent_form_use"
+
+
+class ConsentLinkMail(Model):
+    # A personal link mailed at a visitor's request from a shared message's page: one per
+    # address and day (the unique key is the atomic rate limit; see consent.message_link).
+
+    id = fields.IntField(primary_key=True)
+    address_hash = fields.CharField(max_length=64)
+    day = fields.IntField()  # days since the epoch, UTC
+    created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        table = "mb_consent_link_mail"
+        unique_together = (("address_hash", "day"),)

@@ -49,6 +49,7 @@ __all__ = [
     "recipient_consent",
     "record_consent",
     "refused_by_recipient",
+    "spend_form",
     "statuses_of",
     "validate_address",
 ]
@@ -199,6 +200,15 @@ def _clean_text(value: str | None, field: str, limit: int) -> str | None:
         raise ValidationError(f"{field} has at most {limit} characters", field=field,
                               code="TOO_LARGE")
     return text or None
+
+
+async def spend_form(nonce: str) -> None:
+    """Mark a consent form used (FormUsedError if it was): the insert under a unique key is
+    the atomic check, whatever the number of concurrent POSTs."""
+    try:
+        await ConsentFormUse.create(nonce=nonce)
+    except IntegrityError:
+        raise FormUsedError("this consent form was used already", field="form") from None
 
 
 async def refused_by_recipient(email: str, settings: Settings | None = None) -> bool:

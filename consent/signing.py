@@ -1,5 +1,10 @@
 """Keys of the consent module: keyed address hashes, signed page links and form tokens.
 
+Links come in two kinds (DESIGN.md, consent): a *personal* link names one recipient and
+may record that recipient's choice, so it only goes into mail to that recipient alone;
+a *message* link names the copy of a shared message and may only stop its tracking or
+mail a recipient its personal link. Both expire (``consent_link_days``).
+
 Every key is derived from the configured secret keys (newest first) with a label
 of its own, so a consent link can never pass for a tracking token or a form
 token and vice versa. The newest key signs and hashes; every key verifies
@@ -18,19 +23,23 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import Enum
 from functools import cache
 
 from consent.jurisdiction import normalize_address
 from plugin.settings import Settings
 
-__all__ = ["FORM_MAX_AGE_SECONDS", "ConsentKeys", "FormToken", "keys_for"]
+__all__ = ["FORM_MAX_AGE_SECONDS", "ConsentKeys", "FormToken", "LinkClaim", "LinkKind", "keys_for"]
 
 #: How long a consent form stays valid after the page was shown.
 FORM_MAX_AGE_SECONDS = 3600
-_LINK_VERSION = 1
+# Version 2 links name their kind and carry an expiry; version 1 links (a recipient, no
+# expiry, put into shared messages where co-recipients could use them) are refused.
+_LINK_VERSION = 2
+_MAX_EXPIRY = 2**32 - 1
 _MAC_LEN = 16
 _MAX_LINK_LEN = 1024
-_LINK_LABEL = b"mailbeacon/consent-link/v1"
+_LINK_LABEL = b"mailbeacon/consent-link/v2"
 _FORM_LABEL = b"mailbeacon/consent-form/v1"
 _HASH_LABEL = b"mailbeacon/consent-suppression/v1"
 _B64_RE = re.compile(r"[A-Za-z0-9_-]+")
@@ -52,6 +61,25 @@ def _unb64(text: str) -> bytes | None:
         return None
     # Canonical encodings only: one string per token.
     return raw if _b64(raw) == text else None
+
+
+class LinkKind(Enum):
+    PERSONAL = 1  # names a recipient: may record that recipient's choice
+    MESSAGE = 2  # names a shared message's copy: may stop it, and mail personal links
+
+
+_KINDS = frozenset(kind.value for kind in LinkKind)
+
+
+@dataclass(frozen=True, slots=True)
+class LinkClaim:
+    """A verified link: its kind, what it names (a normalized address for a personal link,
+    the copy's public id for a message link), and until when it may be used."""
+
+    kind: LinkKind
+    subject: str
+    expires_at: int
+    expired: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,30 +117,46 @@ class ConsentKeys:
 
     # -- links to the consent page -------------------------------------------------
 
-    def sign_link(self, email: str) -> str:
-        """A URL-safe token naming the recipient, for ``/consent/{token}``. No expiry:
-        a "Stop tracking" link must keep working for as long as the mail is read."""
-        body = bytes((_LINK_VERSION,)) + normalize_address(email).encode("utf-8", "surrogatepass")
+    def sign_personal_link(self, email: str, *, expires_at: float) -> str:
+        """A link token naming one recipient: it may record that recipient's choice, so it
+        goes only into mail addressed to that recipient alone."""
+        payload = normalize_address(email).encode("utf-8", "surrogatepass")
+        return self._sign_link(LinkKind.PERSONAL, payload, expires_at)
+
+    def sign_message_link(self, public_id: str, *, expires_at: float) -> str:
+        """A link token naming one copy of a shared message (its public id, hex): it may
+        only stop that message's tracking and mail a recipient its personal link."""
+        return self._sign_link(LinkKind.MESSAGE, bytes.fromhex(public_id), expires_at)
+
+    def _sign_link(self, kind: LinkKind, payload: bytes, expires_at: float) -> str:
+        expiry = max(0, min(int(expires_at), _MAX_EXPIRY)).to_bytes(4, "big")
+        body = bytes((_LINK_VERSION, kind.value)) + expiry + payload
         return _b64(body + hmac.digest(self._link[0], body, "sha256")[:_MAC_LEN])
 
-    def verify_link(self, token: str) -> str | None:
-        """The recipient a link token names, or None if it is not authentic. Never raises."""
+    def verify_link(self, token: str, *, now: float | None = None) -> LinkClaim | None:
+        """What an authentic link token names (expired or not: ``LinkClaim.expired``), or
+        None if it is not authentic or of an older version. Never raises."""
         if not isinstance(token, str) or not 0 < len(token) <= _MAX_LINK_LEN:
             return None
         raw = _unb64(token)
-        if raw is None or len(raw) < 2 + _MAC_LEN or raw[0] != _LINK_VERSION:
+        if raw is None or len(raw) < 7 + _MAC_LEN or raw[0] != _LINK_VERSION:
             return None
         body, mac = raw[:-_MAC_LEN], raw[-_MAC_LEN:]
         # Try every key (no short-circuit on the comparison itself).
         ok = False
         for key in self._link:
             ok |= hmac.compare_digest(hmac.digest(key, body, "sha256")[:_MAC_LEN], mac)
-        if not ok:
+        if not ok or body[1] not in _KINDS:
             return None
+        kind = LinkKind(body[1])
+        expires_at = int.from_bytes(body[2:6], "big")
+        payload = body[6:]
         try:
-            return body[1:].decode("utf-8")
+            subject = payload.decode("utf-8") if kind is LinkKind.PERSONAL else payload.hex()
         except UnicodeDecodeError:
             return None
+        expired = (time.time() if now is None else now) >= expires_at
+        return LinkClaim(kind=kind, subject=subject, expires_at=expires_at, expired=expired)
 
     # -- the hidden field of the consent form --------------------------------------
 
