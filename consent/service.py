@@ -260,25 +260,20 @@ async def record_consent(
                 field="status",
             )
     hashes = keys_for(settings).address_hashes(address)
-    try:
-        async with in_transaction():
-            if form_nonce is not None:
-                # First: a second POST of the form stops here, before anything is written.
-                await ConsentFormUse.create(nonce=form_nonce)
-            await ConsentRecord.create(
-                recipient=address,
-                status=state,
-                source=source,
-                text_version=settings.consent_text_version,
-                recorded_by=recorded_by,
-                by_recipient=by_recipient,
-                note=note,
-            )
-            await _keep_suppression_in_step(hashes, state, by_recipient)
-    except IntegrityError:
-        if form_nonce is None:
-            raise
-        raise FormUsedError("this consent form was used already", field="form") from None
+    async with in_transaction():
+        if form_nonce is not None:
+            # First: a second POST of the form stops here, and nothing is written.
+            await spend_form(form_nonce)
+        await ConsentRecord.create(
+            recipient=address,
+            status=state,
+            source=source,
+            text_version=settings.consent_text_version,
+            recorded_by=recorded_by,
+            by_recipient=by_recipient,
+            note=note,
+        )
+        await _keep_suppression_in_step(hashes, state, by_recipient)
     return await recipient_consent(address, settings)
 
 
