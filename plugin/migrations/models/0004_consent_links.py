@@ -5,7 +5,7 @@ from tortoise.migrations import operations as ops
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0002_consent_forms')]
+    dependencies = [('models', '0003_consent_forms')]
 
     initial = False
 
