@@ -151,6 +151,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     import dramatiq
 
     from plugin.composition import start_runtime
+    from plugin.tracking.pipeline import start_consumer
 
     if settings.embedded:
         print(
@@ -168,8 +169,11 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     worker.start()
+    # Hits come from the Redis hit stream, batched at this consumer; Dramatiq runs the rest.
+    consumer = start_consumer(runtime)
     print(f"mailbeacon worker: {args.threads} thread(s) on {settings.redis_prefix}", flush=True)
     stop.wait()
+    consumer.stop()  # records and acknowledges the batch in hand, returns what it cannot
     worker.stop(timeout=10_000)
     runtime.broker.close()
     return 0

@@ -47,6 +47,8 @@ class Settings:
     scanner_window_seconds: float = 10.0
     burst_window_seconds: float = 2.0
     duplicate_window_seconds: float = 10.0
+    # Hits of one client on one pixel or link queued per duplicate window (0: no limit).
+    flood_limit: int = 20
     self_window_hours: float = 6.0
     apple_networks: tuple[IPNetwork, ...] = (ipaddress.ip_network("17.0.0.0/8"),)
     # Sending.
@@ -136,6 +138,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         scanner_window_seconds=reader.number("SCANNER_WINDOW_SECONDS", 10.0),
         burst_window_seconds=reader.number("BURST_WINDOW_SECONDS", 2.0),
         duplicate_window_seconds=reader.number("DUPLICATE_WINDOW_SECONDS", 10.0),
+        flood_limit=reader.integer("FLOOD_LIMIT", 20, minimum=0),
         self_window_hours=reader.number("SELF_WINDOW_HOURS", 6.0),
         apple_networks=reader.networks("APPLE_NETWORKS", "17.0.0.0/8"),
         max_body_bytes=reader.integer("MAX_BODY_BYTES", 10 * 1024 * 1024, minimum=1024),
