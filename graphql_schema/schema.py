@@ -8,6 +8,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.tools import merge_types
 
+from graphql_schema.encoding import EncodableText
 from graphql_schema.errors import ErrorPolicy
 from graphql_schema.limits import limit_extensions
 from graphql_schema.mutations.consent import ConsentMutations
@@ -48,6 +49,7 @@ def build_schema(
             *limit_extensions(
                 max_depth=max_depth, max_query_bytes=max_query_bytes, max_cost=max_cost
             ),
+            EncodableText,
             ErrorPolicy,
             StorableText,  # after ErrorPolicy: its end-of-operation hook runs before
         ],
