@@ -37,8 +37,9 @@ _FLUSH_LINES = 256
 def loggable_path(path: str) -> str:
     """``path`` with the token of a tracking or consent URL replaced by ``<token>``."""
     for prefix in _TOKEN_PREFIXES:
-        if path.startswith(prefix):
-            return prefix + "<token>"
+        at = path.find(prefix)  # anywhere: PUBLIC_URL may put a path prefix in front
+        if at >= 0:
+            return path[: at + len(prefix)] + "<token>"
     return path if len(path) <= 200 else path[:200] + "..."
 
 
