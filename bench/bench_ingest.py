@@ -173,8 +173,8 @@ async def _via_worker(
 
 
 async def run(args: argparse.Namespace) -> None:
+    from plugin.composition import start_runtime, stop_runtime
     from plugin.db import migrate, open_orm
-    from plugin.runtime import start_runtime, stop_runtime
     from plugin.settings import load_settings
 
     name = f"mbbench_ingest_{secrets.token_hex(4)}"

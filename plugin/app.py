@@ -10,17 +10,17 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from consent.gate import install as install_consent_gate
 from consent.pages import consent_routes
 from graphql_schema.schema import build_schema
 from graphql_schema.view import GraphQLEndpoint
 from plugin import health
+from plugin.composition import install_gates, start_runtime, stop_runtime
 from plugin.db import ensure_migrated, open_orm
 from plugin.live.bus import start_live, stop_live
 from plugin.observability.access_log import AccessLog, AccessWriter
 from plugin.observability.exposition import metrics_routes
-from plugin.runtime import start_runtime, stop_runtime
 from plugin.settings import Settings, load_settings
+from plugin.static_files import static_routes
 from plugin.tracking.handoff import start_handoff, stop_handoff
 from plugin.tracking.routes import TrackingFastPath, tracking_routes
 from plugin.tracking.self_clients import observe_client
@@ -45,6 +45,7 @@ def plugin_routes(settings: Settings) -> list[BaseRoute]:
         Route("/graphql", endpoint, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", endpoint),
         *consent_routes(settings),
+        *static_routes(),
     ]
 
 
@@ -55,7 +56,7 @@ def lifespan_for(settings: Settings, *, embedded_worker: bool | None = None):  #
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await ensure_migrated(settings)
-        install_consent_gate()
+        install_gates()
         async with open_orm(settings):
             runtime = start_runtime(settings, embedded_worker=run_worker_here)
             start_handoff(runtime)

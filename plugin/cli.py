@@ -176,7 +176,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     import dramatiq
 
-    from plugin.runtime import start_runtime
+    from plugin.composition import start_runtime
 
     if settings.embedded:
         print(

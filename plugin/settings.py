@@ -16,6 +16,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from plugin.errors import SettingsError
+from plugin.private_files import private_dir
 
 __all__ = ["IPNetwork", "Settings", "load_settings"]
 
@@ -220,7 +221,7 @@ def _development_key(data_dir: Path) -> str:
     key_file = data_dir / "secret_key"
     if key_file.exists():
         return key_file.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     key = secrets.token_urlsafe(48)
     # O_EXCL: two processes starting at once must not end up with different keys.
     try:

@@ -22,6 +22,9 @@ import httpx
 import pytest
 from dramatiq.brokers.stub import StubBroker
 
+# The browser fixtures (`browser`, `page`) for tests that drive a real chromium.
+pytest_plugins = ["tests.browser"]
+
 # Actor modules imported by tests before the app starts must not make Dramatiq
 # build its default (RabbitMQ) broker; the app re-declares them on its own broker.
 dramatiq.set_broker(StubBroker())

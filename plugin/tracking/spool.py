@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from plugin.private_files import private_dir
+
 __all__ = ["Spool"]
 
 log = logging.getLogger(__name__)
@@ -42,7 +44,7 @@ class Spool:
 
     def recover(self) -> Iterator[tuple[str, list[dict[str, Any]]]]:
         """Yield (segment, batch) for every batch left by an earlier run; call before append."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+        private_dir(self.directory.parent, self.directory)
         segments = sorted(self.directory.glob("hits-*.jsonl"))
         for path in segments:
             self._sequence = max(self._sequence, _sequence_of(path))
@@ -106,7 +108,7 @@ class Spool:
             previous = self._current
         else:
             previous = None
-        self.directory.mkdir(parents=True, exist_ok=True)
+        private_dir(self.directory.parent, self.directory)
         self._sequence += 1
         name = f"hits-{self._sequence:012d}-{os.getpid()}.jsonl"
         self._fd = os.open(self.directory / name, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
