@@ -9,8 +9,11 @@ queued hits (90 % opens, 10 % clicks, 20,000 different clients) are then stored:
   (the edge's batch size): classification with context from storage, one bulk
   ``INSERT ... ON CONFLICT DO NOTHING``, aggregates grouped per email and link, one
   transaction per batch;
-- with ``--worker``: the same backlog pushed into Redis as 100 messages and drained
-  by a real ``mailbeacon worker`` process (4 threads), timed until all are stored;
+- with ``--worker``: the same backlog pushed into the Redis hit stream, one hit per
+  entry by default (``--entry-size``: hits that arrived one by one), and drained by a
+  real ``mailbeacon worker`` process, timed until all are stored;
+- with ``--one-email``: every hit on one email, each from its own client (the hot
+  row: every batch moves the same email's figures);
 - naive: one ``INSERT`` and one aggregate ``UPDATE`` per event, each event its own
   transaction, no classification at all (``--naive`` events, its rate is compared).
 
@@ -40,7 +43,7 @@ REDIS = "redis://127.0.0.1:6379/0"
 UAS = [f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) Thunderbird/{v}.0" for v in range(100, 140)]
 
 
-def _backlog(copies: list[str], count: int) -> list[dict[str, Any]]:
+def _backlog(copies: list[str], count: int, *, distinct: bool = False) -> list[dict[str, Any]]:
     from plugin.tracking.classify import HitKind
     from plugin.tracking.hits import EdgeHit
 
@@ -49,7 +52,7 @@ def _backlog(copies: list[str], count: int) -> list[dict[str, Any]]:
     hits = []
     for i in range(count):
         click = rng.random() < 0.1
-        client = rng.randrange(20_000)
+        client = i if distinct else rng.randrange(20_000)
         hits.append(
             EdgeHit(
                 event_id=uuid.uuid4().hex,
@@ -60,7 +63,7 @@ def _backlog(copies: list[str], count: int) -> list[dict[str, Any]]:
                 occurred_at=start + i * 0.03,
                 method="GET",
                 user_agent=UAS[client % len(UAS)],
-                client_ip=f"10.{client // 250}.{client % 250}.9",
+                client_ip=f"10.{client // 62500 % 250}.{client // 250 % 250}.{client % 250}",
             ).to_wire()
         )
     return hits
@@ -146,16 +149,20 @@ async def _wipe() -> None:
 
 
 async def _via_worker(
-    env: dict[str, str], hits: list[dict[str, Any]], email_ids: list[int]
+    env: dict[str, str], hits: list[dict[str, Any]], email_ids: list[int], entry_size: int
 ) -> float:
-    from dramatiq.brokers.redis import RedisBroker
+    import json
 
-    from plugin.tracking.handoff import record_message
+    from redis.asyncio import Redis
 
-    broker = RedisBroker(url=REDIS, namespace=f"{env['MAILBEACON_REDIS_PREFIX']}:dramatiq")
-    for i in range(0, len(hits), 1000):
-        broker.enqueue(record_message(hits[i : i + 1000]))
-    broker.close()
+    redis = Redis.from_url(REDIS)
+    key = f"{env['MAILBEACON_REDIS_PREFIX']}:hits"
+    for start_at in range(0, len(hits), 1000):  # entry_size hits per stream entry
+        async with redis.pipeline(transaction=False) as pipe:
+            for i in range(start_at, min(start_at + 1000, len(hits)), entry_size):
+                pipe.xadd(key, {"b": json.dumps(hits[i : i + entry_size])})
+            await pipe.execute()
+    await redis.aclose()
     worker = subprocess.Popen(
         [sys.executable, "-m", "plugin.cli", "worker", "--threads", "4"],
         cwd=ROOT,
@@ -194,7 +201,9 @@ async def run(args: argparse.Namespace) -> None:
         async with open_orm(settings):
             runtime = start_runtime(settings, embedded_worker=False)
             copies, email_ids = await _setup(settings)
-            hits = _backlog(copies, args.hits)
+            if args.one_email:  # the hot row: every hit on one email, each its own client
+                copies = copies[:1]
+            hits = _backlog(copies, args.hits, distinct=args.one_email)
             ours = await _ours(hits)
             assert await _count(email_ids) == len(hits), "ours: stored != hits"
             await _wipe()
@@ -211,11 +220,13 @@ async def run(args: argparse.Namespace) -> None:
             print(f"ratio  {(len(hits) / ours) / (len(naive_hits) / naive):.1f}x")
             if args.worker:
                 await _wipe()
-                seconds = await _via_worker({**env, "MAILBEACON_REDIS_URL": REDIS}, hits, email_ids)
+                seconds = await _via_worker(
+                    {**env, "MAILBEACON_REDIS_URL": REDIS}, hits, email_ids, args.entry_size
+                )
                 print(
                     f"worker {len(hits):7d} events in {seconds:7.2f} s  "
-                    f"{len(hits) / seconds:9.0f} events/s (Redis backlog, mailbeacon worker "
-                    "with 4 threads, including its start)"
+                    f"{len(hits) / seconds:9.0f} events/s (Redis hit stream, {args.entry_size} "
+                    "hit(s) per entry, mailbeacon worker with 4 threads, including its start)"
                 )
             await stop_runtime(runtime)
     finally:
@@ -238,6 +249,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--hits", type=int, default=100_000)
     parser.add_argument("--naive", type=int, default=10_000)
     parser.add_argument("--worker", action="store_true")
+    parser.add_argument(
+        "--entry-size", type=int, default=1, help="hits per stream entry (1: opens one by one)"
+    )
+    parser.add_argument(
+        "--one-email", action="store_true", help="every hit on one email, each its own client"
+    )
     asyncio.run(run(parser.parse_args(argv)))
 
 

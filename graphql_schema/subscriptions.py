@@ -34,6 +34,7 @@ def _tracking_event(payload: Message) -> TrackingEvent:
         url=payload.get("url"),
         recipient=payload.get("recipient"),
         duplicate=bool(payload.get("duplicate")),
+        rule=payload.get("rule"),
     )
 
 

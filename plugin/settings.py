@@ -47,6 +47,8 @@ class Settings:
     scanner_window_seconds: float = 10.0
     burst_window_seconds: float = 2.0
     duplicate_window_seconds: float = 10.0
+    # Hits of one client on one pixel or link queued per duplicate window (0: no limit).
+    flood_limit: int = 20
     self_window_hours: float = 6.0
     apple_networks: tuple[IPNetwork, ...] = (ipaddress.ip_network("17.0.0.0/8"),)
     # Sending.
@@ -79,6 +81,8 @@ class Settings:
     metrics_dir: Path | None = None
     log_format: Literal["text", "json"] = "text"
     access_log: bool = True
+    # The reference web console at /console (on by default in development only).
+    console_enabled: bool = False
 
     @property
     def embedded(self) -> bool:
@@ -141,6 +145,7 @@ def load_settings(
         scanner_window_seconds=reader.number("SCANNER_WINDOW_SECONDS", 10.0),
         burst_window_seconds=reader.number("BURST_WINDOW_SECONDS", 2.0),
         duplicate_window_seconds=reader.number("DUPLICATE_WINDOW_SECONDS", 10.0),
+        flood_limit=reader.integer("FLOOD_LIMIT", 20, minimum=0),
         self_window_hours=reader.number("SELF_WINDOW_HOURS", 6.0),
         apple_networks=reader.networks("APPLE_NETWORKS", "17.0.0.0/8"),
         max_body_bytes=reader.integer("MAX_BODY_BYTES", 10 * 1024 * 1024, minimum=1024),
@@ -167,6 +172,7 @@ def load_settings(
         metrics_dir=Path(reader.text("METRICS_DIR", str(data_dir / "metrics"))).expanduser(),
         log_format=reader.choice("LOG_FORMAT", ("text", "json"), "text"),  # type: ignore[arg-type]
         access_log=reader.flag("ACCESS_LOG", True),
+        console_enabled=reader.flag("CONSOLE", env == "development"),
     )
     if settings.unknown_policy not in (None, "opt-in", "opt-out", "none"):
         reader.problem("UNKNOWN_POLICY", "must be opt-in, opt-out or none")

@@ -160,6 +160,7 @@ def base_env(test_database: TestDatabase, data_dir: Path, server_port: int,
         "MAILBEACON_SEND_RETRY_SECONDS": "0.2,0.5,1",
         "MAILBEACON_SMTP_URL": f"smtp://127.0.0.1:{smtp_server.port}",
         "MAILBEACON_METRICS_TOKEN": METRICS_TOKEN,
+        "MAILBEACON_CONSOLE": "true",  # the browser tests drive it (off by default in test)
     }
 
 

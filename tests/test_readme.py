@@ -87,7 +87,11 @@ async def test_websocket_authentication_is_as_documented(
 def test_make_run_takes_the_documented_port() -> None:
     assert "make run PORT=8080" in README
     done = subprocess.run(
-        ["make", "-n", "run", "PORT=8080"], cwd=ROOT, capture_output=True, text=True, check=True
+        ["make", "--no-print-directory", "-n", "run", "PORT=8080"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert "MAILBEACON_PORT=8080 " in done.stdout.splitlines()[-1]
     assert "mailbeacon serve" in done.stdout.splitlines()[-1]

@@ -58,6 +58,11 @@ class TrackingEvent:
     url: str | None
     recipient: str | None
     duplicate: bool = strawberry.field(description="A repeat of an open or click already counted.")
+    rule: str | None = strawberry.field(
+        default=None,
+        description="The classifier's stable name for the rule that decided the source "
+        "(apple-mpp, scanner-window, burst, honeypot, self, human...).",
+    )
 
     @classmethod
     def from_model(cls, event: TrackingEventModel, url: str | None = None) -> TrackingEvent:
@@ -70,6 +75,7 @@ class TrackingEvent:
             url=url,
             recipient=event.recipient,
             duplicate=event.duplicate,
+            rule=event.rule,
         )
 
 

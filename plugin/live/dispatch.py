@@ -30,7 +30,7 @@ NOTIFY_BATCH_ACTOR = "notify_tracking_events"
 def event_message(event: RecordedEvent, row: dict[str, Any] | None) -> Message:
     """The live ``trackingEvents`` payload of one event (JSON-compatible).
 
-    ``row`` holds the stored ``id``, ``occurred_at`` and ``duplicate``; the id is the
+    ``row`` holds the stored ``id``, ``occurred_at``, ``duplicate`` and ``rule``; the id is the
     one ``SentEmail.events`` shows, so a client can merge live and listed events.
     """
     occurred = row["occurred_at"] if row else datetime.now(UTC)
@@ -45,13 +45,14 @@ def event_message(event: RecordedEvent, row: dict[str, Any] | None) -> Message:
             "url": event.url,
             "recipient": event.recipient,
             "duplicate": bool(row["duplicate"]) if row else not event.counted,
+            "rule": row["rule"] if row else None,
         },
     }
 
 
 async def _stored_rows(events: Sequence[RecordedEvent]) -> dict[str, dict[str, Any]]:
     rows = await TrackingEvent.filter(event_id__in=[e.event_id for e in events]).values(
-        "id", "event_id", "occurred_at", "duplicate"
+        "id", "event_id", "occurred_at", "duplicate", "rule"
     )
     return {str(row["event_id"]): row for row in rows}
 
