@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import re
+import time
 import uuid
 from typing import Any
 
@@ -81,7 +82,9 @@ async def test_no_address_body_token_or_client_ip_in_any_log_line(
     await http.post(next(path for path in urls if path.startswith("/t/o/")))
 
     # Consent pages (a real link, a form post, a broken link), errors, metrics, GraphQL.
-    consent_token = keys_for(settings).sign_link(delivered)
+    consent_token = keys_for(settings).sign_personal_link(
+        delivered, expires_at=time.time() + 3600
+    )
     await http.get(f"/consent/{consent_token}")
     await http.post(f"/consent/{consent_token}", data={"choice": "grant", "form": marker})
     await http.get(f"/consent/{marker}")
