@@ -15,6 +15,7 @@ import strawberry
 from strawberry.types import Info
 
 from graphql_schema.context import require_user
+from graphql_schema.types.client import EventClient
 from graphql_schema.types.enums import EventSource, TrackingEventKind
 from graphql_schema.types.notification import Notification
 from graphql_schema.types.sent_email import TrackingEvent
@@ -22,6 +23,17 @@ from plugin.live.bus import Message, current_bus
 from plugin.notifications.service import get_notification
 
 __all__ = ["Subscription"]
+
+
+def _client(payload: Message) -> EventClient:
+    data = payload.get("client") or {}
+    return EventClient(
+        name=data.get("name"),
+        version=data.get("version"),
+        os=data.get("os"),
+        device=str(data.get("device") or "unknown"),
+        proxy=data.get("proxy"),
+    )
 
 
 def _tracking_event(payload: Message) -> TrackingEvent:
@@ -34,6 +46,8 @@ def _tracking_event(payload: Message) -> TrackingEvent:
         url=payload.get("url"),
         recipient=payload.get("recipient"),
         duplicate=bool(payload.get("duplicate")),
+        client=_client(payload),
+        description=str(payload.get("description") or ""),
     )
 
 

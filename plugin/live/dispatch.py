@@ -17,6 +17,7 @@ from plugin.hooks import RecordedEvent, registry
 from plugin.jobs import enqueue_async
 from plugin.live.bus import Message, publish
 from plugin.runtime import current_runtime
+from plugin.tracking.describe import present_event
 from plugin.tracking.models import TrackingEvent
 
 __all__ = ["NOTIFY_ACTOR", "NOTIFY_BATCH_ACTOR", "after_events_committed", "event_message"]
@@ -30,10 +31,20 @@ NOTIFY_BATCH_ACTOR = "notify_tracking_events"
 def event_message(event: RecordedEvent, row: dict[str, Any] | None) -> Message:
     """The live ``trackingEvents`` payload of one event (JSON-compatible).
 
-    ``row`` holds the stored ``id``, ``occurred_at`` and ``duplicate``; the id is the
-    one ``SentEmail.events`` shows, so a client can merge live and listed events.
+    ``row`` holds the stored ``id``, ``occurred_at``, ``duplicate``, ``rule`` and
+    ``user_agent``; the id is the one ``SentEmail.events`` shows, so a client can merge
+    live and listed events. The parsed client and the line in words travel with it
+    (the raw user agent does not).
     """
     occurred = row["occurred_at"] if row else datetime.now(UTC)
+    duplicate = bool(row["duplicate"]) if row else not event.counted
+    client, description = present_event(
+        event.kind,
+        event.source,
+        str(row["rule"]) if row else "",
+        duplicate,
+        str(row["user_agent"]) if row else "",
+    )
     return {
         "type": "event",
         "event": {
@@ -44,14 +55,22 @@ def event_message(event: RecordedEvent, row: dict[str, Any] | None) -> Message:
             "source": event.source,
             "url": event.url,
             "recipient": event.recipient,
-            "duplicate": bool(row["duplicate"]) if row else not event.counted,
+            "duplicate": duplicate,
+            "client": {
+                "name": client.name,
+                "version": client.version,
+                "os": client.os,
+                "device": client.device.value,
+                "proxy": client.proxy,
+            },
+            "description": description,
         },
     }
 
 
 async def _stored_rows(events: Sequence[RecordedEvent]) -> dict[str, dict[str, Any]]:
     rows = await TrackingEvent.filter(event_id__in=[e.event_id for e in events]).values(
-        "id", "event_id", "occurred_at", "duplicate"
+        "id", "event_id", "occurred_at", "duplicate", "rule", "user_agent"
     )
     return {str(row["event_id"]): row for row in rows}
 
