@@ -42,6 +42,12 @@ _MACHINE_CLICK = {
     "scanner-window": "Followed seconds after delivery, as link scanners do",
     "burst": "Several links followed at once, as link scanners do",
 }
+# Rules that recognised the program by its UA: naming it helps. Behaviour-based rules
+# (honeypot, bursts, timing) caught scanners that pose as browsers: naming the
+# browser they pose as would mislead.
+_RECOGNISED_BY_USER_AGENT = frozenset(
+    {"scanner-ua", "headless-browser", "crawler", "bot-list", "http-library", "prefetcher"}
+)
 _DEVICE_WORDS = {DeviceType.MOBILE: "phone", DeviceType.TABLET: "tablet"}
 
 
@@ -92,7 +98,7 @@ def describe_event(
     text = reasons.get(rule)
     if text is None:
         text = "Fetched by a machine" if is_open else "Followed by a machine"
-    if rule != "apple-mpp":
+    if rule in _RECOGNISED_BY_USER_AGENT:
         text = _named(text, client)
     return text + _NOT_COUNTED
 
