@@ -242,7 +242,7 @@ async def test_the_senders_own_clients_are_self(
     by_ua = {(e.kind.value, e.user_agent): e.source.value for e in events}
     assert by_ua[("OPEN", own_ua)] == "SELF"
     assert by_ua[("OPEN", colleague_ua)] == "HUMAN"  # another user's client is not the sender's
-    assert by_ua[("OPEN", "python-httpx/0.28.1")] == "SELF"  # carried the sender's token
+    assert by_ua[("OPEN", f"python-httpx/{httpx.__version__}")] == "SELF"  # the sender's token
     assert (await _refresh(mail.email)).open_count == 1
 
 
