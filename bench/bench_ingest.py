@@ -1,6 +1,7 @@
 """Benchmark: storing a backlog of queued hits into PostgreSQL, against a naive loop.
 
 Run: .venv/bin/python bench/bench_ingest.py [--hits 100000] [--naive 10000] [--worker]
+                                            [--distinct-uas]
 
 A fresh PostgreSQL database (127.0.0.1:5432) gets 1,000 sent emails; ``--hits``
 queued hits (90 % opens, 10 % clicks, 20,000 different clients) are then stored:
@@ -13,6 +14,10 @@ queued hits (90 % opens, 10 % clicks, 20,000 different clients) are then stored:
   by a real ``mailbeacon worker`` process (4 threads), timed until all are stored;
 - naive: one ``INSERT`` and one aggregate ``UPDATE`` per event, each event its own
   transaction, no classification at all (``--naive`` events, its rate is compared).
+
+With ``--distinct-uas`` each of the 20,000 clients has a user agent of its own
+(browser builds), instead of 40 Thunderbird versions shared by all: the worst case
+for the per-user-agent caches of the classifier and the client parser.
 
 Every run checks that the stored count equals the number of hits.
 """
@@ -40,7 +45,16 @@ REDIS = "redis://127.0.0.1:6379/0"
 UAS = [f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) Thunderbird/{v}.0" for v in range(100, 140)]
 
 
-def _backlog(copies: list[str], count: int) -> list[dict[str, Any]]:
+def _user_agent(client: int, distinct: bool) -> str:
+    if not distinct:
+        return UAS[client % len(UAS)]
+    return (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        f"Chrome/{100 + client % 40}.0.{client}.{client % 97} Safari/537.36"
+    )
+
+
+def _backlog(copies: list[str], count: int, distinct_uas: bool = False) -> list[dict[str, Any]]:
     from plugin.tracking.classify import HitKind
     from plugin.tracking.hits import EdgeHit
 
@@ -59,7 +73,7 @@ def _backlog(copies: list[str], count: int) -> list[dict[str, Any]]:
                 honeypot=False,
                 occurred_at=start + i * 0.03,
                 method="GET",
-                user_agent=UAS[client % len(UAS)],
+                user_agent=_user_agent(client, distinct_uas),
                 client_ip=f"10.{client // 250}.{client % 250}.9",
             ).to_wire()
         )
@@ -194,7 +208,7 @@ async def run(args: argparse.Namespace) -> None:
         async with open_orm(settings):
             runtime = start_runtime(settings, embedded_worker=False)
             copies, email_ids = await _setup(settings)
-            hits = _backlog(copies, args.hits)
+            hits = _backlog(copies, args.hits, args.distinct_uas)
             ours = await _ours(hits)
             assert await _count(email_ids) == len(hits), "ours: stored != hits"
             await _wipe()
@@ -238,6 +252,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--hits", type=int, default=100_000)
     parser.add_argument("--naive", type=int, default=10_000)
     parser.add_argument("--worker", action="store_true")
+    parser.add_argument("--distinct-uas", action="store_true")
     asyncio.run(run(parser.parse_args(argv)))
 
 
