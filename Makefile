@@ -18,8 +18,15 @@ $(STAMP): pyproject.toml | $(BIN)/python
 run: $(STAMP)
 	$(BIN)/mailbeacon serve
 
+# Both backends run even when the first fails; the summary names each, and make fails if
+# either did.
 test: $(STAMP)
-	$(MAKE) --no-print-directory test-sqlite test-postgres
+	@sqlite=0; postgres=0; \
+	$(MAKE) --no-print-directory test-sqlite || sqlite=$$?; \
+	$(MAKE) --no-print-directory test-postgres || postgres=$$?; \
+	echo "make test: SQLite $$([ $$sqlite -eq 0 ] && echo passed || echo FAILED)," \
+	     "PostgreSQL $$([ $$postgres -eq 0 ] && echo passed || echo FAILED)"; \
+	[ $$sqlite -eq 0 ] && [ $$postgres -eq 0 ]
 
 # pytest exits 5 when it collected nothing: that is a broken suite, not a pass.
 PYTEST = $(BIN)/pytest -q -p no:cacheprovider

@@ -28,7 +28,7 @@ from plugin.tracking.tokens import TokenSigner, TrackingUrls
 
 __all__ = ["main"]
 
-CORPUS = Path("/work/shared/corpus/html-email")
+CORPUS = Path(__file__).resolve().parents[1] / "tests" / "data" / "corpus" / "html-email"
 TRACK = HtmlInstrumentOptions(track_opens=True, track_links=True)
 OFF = HtmlInstrumentOptions(track_opens=False, track_links=False)
 

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Route, WebSocketRoute
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from consent.gate import install as install_consent_gate
 from consent.pages import consent_routes
@@ -17,6 +17,8 @@ from graphql_schema.view import GraphQLEndpoint
 from plugin import health
 from plugin.db import ensure_migrated, open_orm
 from plugin.live.bus import start_live, stop_live
+from plugin.observability.access_log import AccessLog
+from plugin.observability.exposition import metrics_routes
 from plugin.runtime import start_runtime, stop_runtime
 from plugin.settings import Settings, load_settings
 from plugin.tracking.handoff import start_handoff, stop_handoff
@@ -39,6 +41,7 @@ def plugin_routes(settings: Settings) -> list[BaseRoute]:
     return [
         *tracking_routes(settings),  # first: the hot path matches without trying the rest
         *health.routes,
+        *metrics_routes(settings),
         Route("/graphql", endpoint, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", endpoint),
         *consent_routes(settings),
@@ -75,14 +78,18 @@ def lifespan_for(settings: Settings, *, embedded_worker: bool | None = None):  #
 
 
 class _App(Starlette):
-    """Starlette with the tracking paths answered in front of its middleware and router."""
+    """Starlette with the tracking paths answered in front of its middleware and router.
+
+    In front of both, the access log (unless switched off).
+    """
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(routes=plugin_routes(settings), lifespan=lifespan_for(settings))
-        self._fast = TrackingFastPath(settings, super().__call__)
+        fast = TrackingFastPath(settings, super().__call__)
+        self._entry: ASGIApp = AccessLog(fast) if settings.access_log else fast
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._fast(scope, receive, send)
+        await self._entry(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from plugin.errors import MailbeaconError
+from plugin.observability.logs import logging_config
 from plugin.settings import Settings, load_settings
 
 __all__ = ["main"]
@@ -136,7 +137,10 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         workers=args.workers,
         loop=Loops.uvloop,
         websockets=True,
+        # Our access log (plugin.observability.access_log) elides tokens and client
+        # addresses; granian's would print both.
         log_access=False,
+        log_dictconfig=logging_config(settings),
     ).serve()
     return 0
 
@@ -233,6 +237,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _prepare_process(settings: Settings, command: str) -> None:
+    """Logging for every command; shared metrics for the long-running ones."""
+    from plugin.observability.logs import configure_logging
+
+    configure_logging(settings)
+    if command in ("serve", "worker") and settings.metrics_dir is not None:
+        from plugin.observability.multiprocess import enable
+
+        enable(settings.metrics_dir)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -248,6 +263,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             os.environ["MAILBEACON_PORT"] = str(args.port)
     try:
         settings = load_settings()
+        _prepare_process(settings, args.command)
         return int(args.handler(settings, args))
     except MailbeaconError as exc:
         print(f"error: {exc.message}", file=sys.stderr)

@@ -23,6 +23,7 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Environment = Literal["development", "test", "production"]
 
 MIN_SECRET_LENGTH = 32
+MIN_METRICS_TOKEN_LENGTH = 16
 _PREFIX = "MAILBEACON_"
 
 
@@ -65,6 +66,12 @@ class Settings:
     unknown_policy: str | None = None
     consent_text_version: str = "2026-11"
     event_retention_days: int = 365
+    # Observability: /metrics is off while metrics_token is None.
+    metrics_token: str | None = None
+    # Metric files shared by serve and worker processes (default DATA_DIR/metrics).
+    metrics_dir: Path | None = None
+    log_format: Literal["text", "json"] = "text"
+    access_log: bool = True
 
     @property
     def embedded(self) -> bool:
@@ -139,6 +146,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         unknown_policy=reader.text("UNKNOWN_POLICY", "") or None,
         consent_text_version=reader.text("CONSENT_TEXT_VERSION", "2026-11"),
         event_retention_days=reader.integer("EVENT_RETENTION_DAYS", 365, minimum=1),
+        metrics_token=_metrics_token(reader),
+        metrics_dir=Path(reader.text("METRICS_DIR", str(data_dir / "metrics"))).expanduser(),
+        log_format=reader.choice("LOG_FORMAT", ("text", "json"), "text"),  # type: ignore[arg-type]
+        access_log=reader.flag("ACCESS_LOG", True),
     )
     if settings.unknown_policy not in (None, "opt-in", "opt-out", "none"):
         reader.problem("UNKNOWN_POLICY", "must be opt-in, opt-out or none")
@@ -149,6 +160,15 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         reader.problem("COMPANY_COUNTRY", "must be a two-letter ISO 3166 country code")
     reader.raise_if_problems()
     return settings
+
+
+def _metrics_token(reader: _Reader) -> str | None:
+    token = reader.text("METRICS_TOKEN", "")
+    if token and len(token) < MIN_METRICS_TOKEN_LENGTH:
+        reader.problem(
+            "METRICS_TOKEN", f"must be at least {MIN_METRICS_TOKEN_LENGTH} characters long"
+        )
+    return token or None
 
 
 def _default_sqlite_url(data_dir: Path) -> str:

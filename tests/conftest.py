@@ -29,6 +29,8 @@ dramatiq.set_broker(StubBroker())
 PG_ADMIN_DSN = os.environ.get("MAILBEACON_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("MAILBEACON_TEST_REDIS", "redis://127.0.0.1:6379/0")
 RUN_ID = uuid.uuid4().hex[:10]
+# The bearer token the session server's /metrics wants (tests/observability).
+METRICS_TOKEN = secrets.token_urlsafe(24)
 
 
 def free_port() -> int:
@@ -143,6 +145,7 @@ def base_env(test_database: TestDatabase, data_dir: Path, server_port: int,
         "MAILBEACON_REDIS_PREFIX": f"mbtest:{RUN_ID}",
         "MAILBEACON_SCANNER_WINDOW_SECONDS": "10",
         "MAILBEACON_SMTP_URL": f"smtp://127.0.0.1:{smtp_server.port}",  # type: ignore[attr-defined]
+        "MAILBEACON_METRICS_TOKEN": METRICS_TOKEN,
     }
 
 

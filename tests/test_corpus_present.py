@@ -5,6 +5,6 @@ from __future__ import annotations
 from tests.corpus import CORPUS_DIR, HTML_EMAILS, TEXT_EMAILS
 
 
-def test_the_shared_corpus_is_beside_the_checkout() -> None:
+def test_the_corpus_is_in_the_repository() -> None:
     assert len(HTML_EMAILS) >= 50, f"no HTML corpus at {CORPUS_DIR}"
     assert len(TEXT_EMAILS) >= 10, f"no text corpus at {CORPUS_DIR}"

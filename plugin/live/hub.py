@@ -14,6 +14,8 @@ import logging
 import threading
 from typing import Any
 
+from plugin.observability.metrics import LIVE_SUBSCRIBERS
+
 __all__ = ["DEFAULT_QUEUE_SIZE", "Hub", "LiveSubscription"]
 
 log = logging.getLogger("mailbeacon.live")
@@ -75,14 +77,16 @@ class Hub:
         subscription = LiveSubscription(user_id, asyncio.get_running_loop(), self.queue_size)
         with self._lock:
             self._subscriptions.setdefault(user_id, set()).add(subscription)
+        LIVE_SUBSCRIBERS.inc()
         return subscription
 
     def remove(self, subscription: LiveSubscription) -> None:
         with self._lock:
             listeners = self._subscriptions.get(subscription.user_id)
-            if listeners is None:
+            if listeners is None or subscription not in listeners:
                 return
             listeners.discard(subscription)
+            LIVE_SUBSCRIBERS.dec()
             if not listeners:
                 del self._subscriptions[subscription.user_id]
 

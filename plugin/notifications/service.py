@@ -22,6 +22,7 @@ from tortoise.transactions import in_transaction
 
 from plugin.errors import ValidationError
 from plugin.notifications.models import Notification, NotificationKind
+from plugin.observability.metrics import record_notification
 from plugin.preferences.service import get_preferences
 from plugin.sending.models import SentEmail
 from plugin.tracking.models import EventKind, EventSourceField, TrackingEvent
@@ -106,6 +107,7 @@ async def notify_for_event(event_id: object) -> Notification | None:
                 count=F("count") + 1, updated_at=now
             )
             notification_id = existing.id
+            coalesced = True
         else:
             created = await Notification.create(
                 user_id=event.user_id,  # type: ignore[attr-defined]
@@ -119,6 +121,8 @@ async def notify_for_event(event_id: object) -> Notification | None:
                 using_db=conn,
             )
             notification_id = created.id
+            coalesced = False
+    record_notification(coalesced=coalesced)
     return await Notification.get(id=notification_id)
 
 

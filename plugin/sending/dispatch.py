@@ -21,12 +21,15 @@ finishing in any order leave the right answer.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 
 from tortoise.expressions import F
 
 from consent.footer import append_stop_tracking_footer
 from plugin.hooks import registry
+from plugin.observability.logs import redact_addresses
+from plugin.observability.metrics import record_copy_sent
 from plugin.sending.compose import instrument_copy
 from plugin.sending.delivery import PermanentDeliveryError, TemporaryDeliveryError, deliver
 from plugin.sending.mime import build_message
@@ -61,26 +64,34 @@ async def deliver_copy(copy_id: int, settings: Settings) -> EmailStatus | None:
         return await _not_claimed(copy)
     await refresh_email_status(copy.email_id)  # type: ignore[attr-defined]
     email = await SentEmail.get(id=copy.email_id).prefetch_related("user")  # type: ignore[attr-defined]
+    started: float | None = None
     try:
         message = await _build(email, copy, settings)
         sender = settings.bounce_address or email.user.email
+        started = time.perf_counter()
         result = await deliver(
             message, sender=sender, recipients=copy.envelope_to, settings=settings
         )
     except PermanentDeliveryError as error:
+        _outcome(copy, "failed", started, error.reason)
         return await _finish(copy, EmailStatus.FAILED, error.reason)
     except TemporaryDeliveryError as error:
         if copy.attempts >= MAX_ATTEMPTS:  # the job's last try (max_retries = MAX_ATTEMPTS - 1)
+            _outcome(copy, "failed", started, error.reason)
             return await _finish(
                 copy, EmailStatus.FAILED, f"gave up after {copy.attempts} attempts: {error.reason}"
             )
+        _outcome(copy, "retrying", started, error.reason)
         await EmailCopy.filter(id=copy.id, status=EmailStatus.SENDING).update(
             status=EmailStatus.QUEUED, error=error.reason
         )
         raise RetryDelivery(error.reason) from None
     except Exception as error:
         log.exception("sending copy %s failed unexpectedly", copy.id)
+        _outcome(copy, "failed", started, f"internal error: {type(error).__name__}")
         return await _finish(copy, EmailStatus.FAILED, f"internal error: {type(error).__name__}")
+    some_refused = f"{len(result.refused)} recipient(s) refused" if result.refused else None
+    _outcome(copy, "sent", started, some_refused)
     refused = "; ".join(f"{addr}: refused ({why})" for addr, why in result.refused.items())
     status = await _finish(copy, EmailStatus.SENT, refused or None, accepted_at=_now())
     try:
@@ -88,6 +99,16 @@ async def deliver_copy(copy_id: int, settings: Settings) -> EmailStatus | None:
     except Exception:
         log.exception("an after_email_sent handler failed for copy %s", copy.id)
     return status
+
+
+def _outcome(copy: EmailCopy, status: str, started: float | None, detail: str | None) -> None:
+    """Count and log how a copy's delivery ended (never with its recipients' addresses)."""
+    seconds = time.perf_counter() - started if started is not None else None
+    record_copy_sent(status, seconds)
+    took = f" in {seconds * 1000:.0f} ms" if seconds is not None else ""
+    why = f": {redact_addresses(detail)}" if detail else ""
+    level = logging.INFO if status == "sent" else logging.WARNING
+    log.log(level, "copy %s of email %s %s%s%s", copy.id, copy.email_id, status, took, why)  # type: ignore[attr-defined]
 
 
 async def _not_claimed(copy: EmailCopy) -> EmailStatus | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -24,6 +25,7 @@ import dramatiq
 from dramatiq import Message
 from redis.asyncio import Redis
 
+from plugin.observability.metrics import observe_handoff_batch
 from plugin.runtime import Runtime
 from plugin.tracking.redis_enqueue import async_enqueuer
 from plugin.tracking.spool import Spool
@@ -99,6 +101,7 @@ class GroupCommit:
                 if not self._ready:
                     return
                 batch, future = self._ready.popleft()
+                started = time.perf_counter()
                 try:
                     await self._sink(batch)
                 except BaseException as exc:  # every waiter of the batch learns of it
@@ -108,6 +111,7 @@ class GroupCommit:
                         raise
                     log.error("handing %d tracking hit(s) to the queue failed: %r", len(batch), exc)
                 else:
+                    observe_handoff_batch(len(batch), time.perf_counter() - started)
                     self.batches += 1
                     self.hits += len(batch)
                     if not future.done():

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +24,7 @@ from tortoise.transactions import in_transaction
 
 from plugin.hooks import RecordedEvent
 from plugin.jobs import enqueue_async
+from plugin.observability.metrics import record_events
 from plugin.runtime import current_runtime
 from plugin.settings import Settings
 from plugin.tracking.classify import ClassifierSettings, Hit, HitKind, classify
@@ -165,6 +167,7 @@ async def ingest_hits(raw_hits: Sequence[Any]) -> list[RecordedEvent]:
         await bump_aggregates(
             conn, [row for row in rows if row.event_id in inserted and row.counts]
         )
+    _count_recorded([row for row in rows if row.event_id in inserted])
     if len(inserted) < len(rows):
         await _take_stored_verdicts([row for row in rows if row.event_id not in inserted])
     # Every held click of the batch, even ones stored by an earlier delivery whose
@@ -178,6 +181,15 @@ async def ingest_hits(raw_hits: Sequence[Any]) -> list[RecordedEvent]:
     recorded = [recorded_event(row) for row in rows if row.rule != PENDING_RULE]
     await after_commit(recorded)
     return recorded
+
+
+def _count_recorded(rows: Iterable[EventRow]) -> None:
+    counts = Counter(
+        (row.kind, "PENDING" if row.rule == PENDING_RULE else row.source, row.duplicate)
+        for row in rows
+    )
+    for (kind, source, duplicate), count in counts.items():
+        record_events(kind, source, duplicate=duplicate, count=count)
 
 
 async def _take_stored_verdicts(rows: list[EventRow]) -> None:

@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from plugin.net import client_address
+from plugin.observability.metrics import HITS_ANSWERED
 from plugin.settings import Settings
 from plugin.tracking.classify import HitKind
 from plugin.tracking.handoff import current_handoff
@@ -89,6 +90,12 @@ class _Endpoint:
         self.settings = settings
         self.signer = signer_for(settings)
         self.kind_code = "O" if self.kind is HitKind.OPEN else "C"
+        # Bound once: the hot path pays an increment, not a label lookup.
+        kind = self.kind.value.lower()
+        self.answered = {
+            outcome: HITS_ANSWERED.labels(kind, outcome)
+            for outcome in ("queued", "invalid", "queue_failed", "method_not_allowed")
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -98,6 +105,7 @@ class _Endpoint:
         """Answer one HTTP request whose path carried the token ``raw``."""
         method = scope.get("method", "")
         if method not in ("GET", "HEAD"):
+            self.answered["method_not_allowed"].inc()
             await _method_not_allowed(send)
             return
         await self.answer(scope, send, raw, head=method == "HEAD")
@@ -110,6 +118,7 @@ class _Endpoint:
         handoff = current_handoff()
         if handoff is None:
             log.error("tracking hit dropped: the hand-off is not started in this process")
+            self.answered["queue_failed"].inc()
             return False
         user_agent, credential = _headers_of(scope)
         click = token if isinstance(token, ClickToken) else None
@@ -132,9 +141,12 @@ class _Endpoint:
             hit["a"] = credential
         try:
             await handoff.submit(hit)
-        except Exception:  # the queue is down: say so, the caller decides the answer
-            log.exception("tracking hit could not be queued")
+        except Exception as exc:  # the queue is down: say so, the caller decides the answer
+            # No traceback: its frames would show the hit (client address) at INFO and above.
+            log.error("tracking hit could not be queued: %s", type(exc).__name__)
+            self.answered["queue_failed"].inc()
             return False
+        self.answered["queued"].inc()
         return True
 
 
@@ -154,7 +166,9 @@ class PixelEndpoint(_Endpoint):
 
     async def answer(self, scope: Scope, send: Send, raw: str, *, head: bool) -> None:
         token = self.signer.verify(raw[:-4]) if raw.endswith(".gif") else None
-        if isinstance(token, OpenToken) and not await self._hand_off(scope, token):
+        if not isinstance(token, OpenToken):
+            self.answered["invalid"].inc()
+        elif not await self._hand_off(scope, token):
             # Answered hits are never lost: without the queue, no pixel either.
             await _answer(
                 send, 503, [(b"retry-after", b"30"), (b"content-length", b"0"), *_NO_CACHE], b""
@@ -172,6 +186,7 @@ class ClickEndpoint(_Endpoint):
         token = self.signer.verify(raw)
         location = redirect_location(token.destination) if isinstance(token, ClickToken) else None
         if location is None or not isinstance(token, ClickToken):
+            self.answered["invalid"].inc()
             body = b"" if head else _NOT_FOUND_PAGE
             await _answer(send, 404, _NOT_FOUND_HEADERS, body)
             return

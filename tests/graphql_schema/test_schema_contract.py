@@ -17,7 +17,8 @@ from graphql import (
 from graphql_schema.schema import schema_sdl
 
 ROOT = Path(__file__).resolve().parents[2]
-CONTRACT = ROOT.parent / "shared" / "contract" / "schema.graphql"
+# A copy of the frontend's contract, kept in the repository so that a clean clone tests it.
+CONTRACT = ROOT / "tests" / "data" / "contract" / "schema.graphql"
 
 
 def contract_problems(contract: GraphQLSchema, served: GraphQLSchema) -> list[str]:
