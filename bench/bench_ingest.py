@@ -218,7 +218,8 @@ async def run(args: argparse.Namespace) -> None:
             assert await _count(email_ids) == len(naive_hits), "naive: stored != hits"
             print(
                 f"ours   {len(hits):7d} events in {ours:7.2f} s  {len(hits) / ours:9.0f} events/s"
-                f"  ({ours_cpu:.2f} s CPU in this process, {ours_cpu / len(hits) * 1e3:.3f} ms/event)"
+                f"  ({ours_cpu:.2f} s CPU in this process, "
+                f"{ours_cpu / len(hits) * 1e3:.3f} ms/event)"
             )
             print(
                 f"naive  {len(naive_hits):7d} events in {naive:7.2f} s  "
