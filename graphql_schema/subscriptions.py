@@ -21,22 +21,20 @@ from graphql_schema.types.notification import Notification
 from graphql_schema.types.sent_email import TrackingEvent
 from plugin.live.bus import Message, current_bus
 from plugin.notifications.service import get_notification
+from plugin.tracking.describe import present_event
 
 __all__ = ["Subscription"]
 
 
-def _client(payload: Message) -> EventClient:
-    data = payload.get("client") or {}
-    return EventClient(
-        name=data.get("name"),
-        version=data.get("version"),
-        os=data.get("os"),
-        device=str(data.get("device") or "unknown"),
-        proxy=data.get("proxy"),
-    )
-
-
 def _tracking_event(payload: Message) -> TrackingEvent:
+    # Parsed here, where it is shown (cached per user agent), not on the recording path.
+    client, description = present_event(
+        str(payload["kind"]),
+        str(payload["source"]),
+        str(payload.get("rule") or ""),
+        bool(payload.get("duplicate")),
+        str(payload.get("userAgent") or ""),
+    )
     return TrackingEvent(
         id=strawberry.ID(payload["id"]),
         email_id=strawberry.ID(payload["emailId"]),
@@ -46,8 +44,8 @@ def _tracking_event(payload: Message) -> TrackingEvent:
         url=payload.get("url"),
         recipient=payload.get("recipient"),
         duplicate=bool(payload.get("duplicate")),
-        client=_client(payload),
-        description=str(payload.get("description") or ""),
+        client=EventClient.of(client),
+        description=description,
     )
 
 

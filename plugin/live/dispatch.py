@@ -17,7 +17,6 @@ from plugin.hooks import RecordedEvent, registry
 from plugin.jobs import enqueue_async
 from plugin.live.bus import Message, publish
 from plugin.runtime import current_runtime
-from plugin.tracking.describe import present_event
 from plugin.tracking.models import TrackingEvent
 
 __all__ = ["NOTIFY_ACTOR", "NOTIFY_BATCH_ACTOR", "after_events_committed", "event_message"]
@@ -33,18 +32,11 @@ def event_message(event: RecordedEvent, row: dict[str, Any] | None) -> Message:
 
     ``row`` holds the stored ``id``, ``occurred_at``, ``duplicate``, ``rule`` and
     ``user_agent``; the id is the one ``SentEmail.events`` shows, so a client can merge
-    live and listed events. The parsed client and the line in words travel with it
-    (the raw user agent does not).
+    live and listed events. The rule and user agent let the subscription say who
+    opened on what (parsed where it is shown, off the recording path); the channel is
+    the owner's alone, like the stored event.
     """
     occurred = row["occurred_at"] if row else datetime.now(UTC)
-    duplicate = bool(row["duplicate"]) if row else not event.counted
-    client, description = present_event(
-        event.kind,
-        event.source,
-        str(row["rule"]) if row else "",
-        duplicate,
-        str(row["user_agent"]) if row else "",
-    )
     return {
         "type": "event",
         "event": {
@@ -55,15 +47,9 @@ def event_message(event: RecordedEvent, row: dict[str, Any] | None) -> Message:
             "source": event.source,
             "url": event.url,
             "recipient": event.recipient,
-            "duplicate": duplicate,
-            "client": {
-                "name": client.name,
-                "version": client.version,
-                "os": client.os,
-                "device": client.device.value,
-                "proxy": client.proxy,
-            },
-            "description": description,
+            "duplicate": bool(row["duplicate"]) if row else not event.counted,
+            "rule": str(row["rule"]) if row else "",
+            "userAgent": str(row["user_agent"]) if row else "",
         },
     }
 

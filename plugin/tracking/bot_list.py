@@ -38,13 +38,19 @@ class BotList:
     """The compiled maintained list; :meth:`matches` says whether a UA is on it."""
 
     plain: re.Pattern[str]
+    #: Patterns anchored at the start (``^curl``): tried at position 0 only.
+    anchored: re.Pattern[str]
     regex: re.Pattern[str]
     patterns: tuple[str, ...]
     excluded: tuple[str, ...]
 
     def matches(self, ua: str) -> bool:
         """Whether ``ua`` matches one of the list's patterns (case-sensitive, as published)."""
-        return self.plain.search(ua) is not None or self.regex.search(ua) is not None
+        return (
+            self.plain.search(ua) is not None
+            or self.anchored.match(ua) is not None
+            or self.regex.search(ua) is not None
+        )
 
     def matching_patterns(self, ua: str) -> list[str]:
         """Every pattern matching ``ua`` (slow: for tests and for explaining a verdict)."""
@@ -107,9 +113,13 @@ def load_bot_list() -> BotList:
     kept = [pattern for pattern in published if pattern not in excluded]
     plain = [re.sub(r"\\(.)", r"\1", p) for p in kept if not _REGEX_SYNTAX.search(p)]
     regexes = [p for p in kept if _REGEX_SYNTAX.search(p)]
+    # "^a|b" is not anchored as a whole: only patterns without a top-level choice qualify.
+    anchored = [p for p in regexes if p.startswith("^") and "|" not in p]
+    floating = [p for p in regexes if p not in anchored]
     return BotList(
         plain=re.compile(_prefix_tree(plain)),
-        regex=re.compile("|".join(f"(?:{p})" for p in regexes) or "(?!)"),
+        anchored=re.compile("|".join(f"(?:{p[1:]})" for p in anchored) or "(?!)"),
+        regex=re.compile("|".join(f"(?:{p})" for p in floating) or "(?!)"),
         patterns=tuple(kept),
         excluded=tuple(excluded),
     )

@@ -35,7 +35,7 @@ async def test_an_open_reaches_the_senders_subscription_and_no_one_elses(
         assert data["emailId"] == str(email.id)
         assert (data["kind"], data["source"], data["duplicate"]) == ("OPEN", "HUMAN", False)
         assert data["occurredAt"]
-        # Who opened, on what, from the stored user agent (the raw UA is never sent).
+        # Who opened, on what, from the stored user agent and rule.
         assert data["description"] == "Opened in Thunderbird 128 on Windows"
         assert data["client"] == {
             "name": "Thunderbird", "version": "128.0", "os": "Windows 10", "device": "desktop",
