@@ -57,11 +57,13 @@ def start_runtime(settings: Settings, *, embedded_worker: bool) -> Runtime:
     # Consent gates every send (idempotent); the periodic chains start (anew) once per start.
     from consent.gate import install as install_consent_gate
     from workers.actors.purge import start_purge_schedule
+    from workers.actors.send import start_send_sweep_schedule
     from workers.actors.sweep import start_sweep_schedule
 
     install_consent_gate()
     start_purge_schedule(runtime)
     start_sweep_schedule(runtime)
+    start_send_sweep_schedule(runtime)
     return runtime
 
 
@@ -69,6 +71,10 @@ async def stop_runtime(runtime: Runtime) -> None:
     global _current
     if runtime.worker is not None:
         runtime.worker.stop(timeout=10_000)
+    # SMTP connections opened on this loop (tests deliver on the server's loop).
+    from plugin.sending.smtp_pool import close_pools
+
+    await close_pools()
     if runtime.redis is not None:
         await runtime.redis.aclose()
     if _current is runtime:

@@ -57,6 +57,12 @@ class Settings:
     bounce_address: str | None = None
     message_id_domain: str | None = None
     template_timeout_seconds: float = 2.0
+    # SMTP connections kept open per mail server and worker process (0: one per message).
+    smtp_pool_size: int = 4
+    # Waits between delivery attempts after temporary failures (the last one repeats),
+    # and how long after the first one a copy keeps being retried before it is FAILED.
+    send_retry_seconds: tuple[float, ...] = (5.0, 10.0, 20.0, 40.0, 60.0)
+    send_give_up_hours: float = 1.0
     # GraphQL limits.
     graphql_max_depth: int = 12
     graphql_max_query_bytes: int = 100_000
@@ -137,6 +143,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         bounce_address=reader.text("BOUNCE_ADDRESS", "") or None,
         message_id_domain=reader.text("MESSAGE_ID_DOMAIN", "") or None,
         template_timeout_seconds=reader.number("TEMPLATE_TIMEOUT_SECONDS", 2.0),
+        smtp_pool_size=reader.integer("SMTP_POOL_SIZE", 4, minimum=0, maximum=100),
+        send_retry_seconds=reader.numbers("SEND_RETRY_SECONDS", "5,10,20,40,60"),
+        send_give_up_hours=reader.number("SEND_GIVE_UP_HOURS", 1.0),
         graphql_max_depth=reader.integer("GRAPHQL_MAX_DEPTH", 12, minimum=3, maximum=100),
         graphql_max_query_bytes=reader.integer("GRAPHQL_MAX_QUERY_BYTES", 100_000, minimum=1000),
         company_country=(reader.text("COMPANY_COUNTRY", "").upper() or None),
@@ -262,6 +271,18 @@ class _Reader:
             self.problem(name, f"must be a non-negative number (got {raw!r})")
             return default
         return value
+
+    def numbers(self, name: str, default: str) -> tuple[float, ...]:
+        """A comma-separated list of positive numbers (at least one)."""
+        raw = self.text(name, default)
+        try:
+            values = tuple(float(item) for item in raw.split(",") if item.strip())
+        except ValueError:
+            values = ()
+        if not values or any(not 0 < value < float("inf") for value in values):
+            self.problem(name, f"must be a comma-separated list of positive numbers (got {raw!r})")
+            return tuple(float(item) for item in default.split(","))
+        return values
 
     def flag(self, name: str, default: bool) -> bool:
         raw = self.text(name, "true" if default else "false").lower()

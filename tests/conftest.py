@@ -98,6 +98,7 @@ class SmtpRecorder:
         self.envelopes: list[Any] = []
         self.replies: list[str] = []  # answers to the next DATA commands, e.g. "451 4.3.0 later"
         self.refuse: dict[str, str] = {}  # recipient -> RCPT answer, e.g. "550 5.1.1 no such user"
+        self.port = 0
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
                           rcpt_options: list[str]) -> str:
@@ -117,18 +118,26 @@ class SmtpRecorder:
         self.replies.clear()
         self.refuse.clear()
 
+    def start(self) -> None:
+        """Listen on ``self.port`` (the same port again after ``stop``)."""
+        from aiosmtpd.controller import Controller
+
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        """Stop listening and drop every open session, as a server going down does."""
+        self.controller.stop()
+
 
 @pytest.fixture(scope="session")
 def smtp_server() -> Iterator[SmtpRecorder]:
     """A real SMTP server (aiosmtpd) on a free port for the whole run; the app sends to it."""
-    from aiosmtpd.controller import Controller
-
     recorder = SmtpRecorder()
-    controller = Controller(recorder, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    recorder.port = controller.port  # type: ignore[attr-defined]
+    recorder.port = free_port()
+    recorder.start()
     yield recorder
-    controller.stop()
+    recorder.stop()
 
 
 @pytest.fixture(scope="session")
@@ -144,7 +153,9 @@ def base_env(test_database: TestDatabase, data_dir: Path, server_port: int,
         "MAILBEACON_PORT": str(server_port),
         "MAILBEACON_REDIS_PREFIX": f"mbtest:{RUN_ID}",
         "MAILBEACON_SCANNER_WINDOW_SECONDS": "10",
-        "MAILBEACON_SMTP_URL": f"smtp://127.0.0.1:{smtp_server.port}",  # type: ignore[attr-defined]
+        # Short waits between delivery attempts (the defaults wait up to a minute).
+        "MAILBEACON_SEND_RETRY_SECONDS": "0.2,0.5,1",
+        "MAILBEACON_SMTP_URL": f"smtp://127.0.0.1:{smtp_server.port}",
         "MAILBEACON_METRICS_TOKEN": METRICS_TOKEN,
     }
 

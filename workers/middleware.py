@@ -1,4 +1,5 @@
-"""Dramatiq middleware that opens Tortoise on the worker's own event loop.
+"""Dramatiq middleware that opens Tortoise on the worker's own event loop (and closes it with
+the SMTP connections made there).
 
 Async actors run on one event-loop thread per worker process (the AsyncIO
 middleware). Tortoise connections belong to the loop that made them, so the
@@ -19,6 +20,7 @@ from dramatiq.middleware import Middleware
 from tortoise.context import TortoiseContext
 
 from plugin.db import tortoise_config
+from plugin.sending.smtp_pool import close_pools
 from plugin.settings import Settings
 
 __all__ = ["OrmMiddleware"]
@@ -73,3 +75,9 @@ class OrmMiddleware(Middleware):
                 _loop_thread().run_coroutine(self.ctx.close_connections())
             except Exception:  # shutting down: log and go on
                 log.exception("closing the worker's database connections failed")
+        if last:
+            # The send actor's SMTP connections live on the same loop (QUIT, then close).
+            try:
+                _loop_thread().run_coroutine(close_pools())
+            except Exception:
+                log.exception("closing the worker's SMTP connections failed")

@@ -6,6 +6,8 @@ optional ``user:password@`` (percent-encoded). Without it, messages are written
 to ``DATA_DIR/outbox/<message-id>.eml`` (the embedded default; atomically, so a
 reader never sees half a file).
 
+SMTP connections are reused across messages (``plugin.sending.smtp_pool``).
+
 Failures are classified: ``TemporaryDeliveryError`` (4xx replies, refused or
 dropped connections, timeouts: try again later) or ``PermanentDeliveryError``
 (5xx: the server will never take it).
@@ -24,6 +26,7 @@ from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 
+from plugin.sending.smtp_pool import pool_for
 from plugin.settings import Settings
 
 __all__ = [
@@ -73,7 +76,7 @@ async def deliver(
     if settings.smtp_url is None:
         _write_outbox(message, sender, recipients, outbox_dir(settings))
         return DeliveryResult(refused={})
-    return await _send_smtp(message, sender, recipients, settings.smtp_url)
+    return await _send_smtp(message, sender, recipients, settings)
 
 
 def _write_outbox(
@@ -123,12 +126,12 @@ def _reason(code: int | None, message: str) -> str:
 
 
 async def _send_smtp(
-    message: EmailMessage, sender: str, recipients: Sequence[str], url: str
+    message: EmailMessage, sender: str, recipients: Sequence[str], settings: Settings
 ) -> DeliveryResult:
+    url = settings.smtp_url or ""
+    pool = pool_for(url, _connection(url), settings.smtp_pool_size)
     try:
-        refused, _ = await aiosmtplib.send(
-            message, sender=sender, recipients=list(recipients), **_connection(url)  # type: ignore[arg-type]
-        )
+        refused = await pool.send(message, sender, recipients)
     except aiosmtplib.SMTPRecipientsRefused as error:
         reasons = [_reason(r.code, f"{r.recipient}: {r.message}") for r in error.recipients]
         permanent = all(500 <= r.code < 600 for r in error.recipients)

@@ -11,16 +11,18 @@ the copy SENT or FAILED and does nothing, or SENDING:
   inbox is worse than an error the user can see and act on, so the copy ends
   FAILED ("interrupted") instead of being sent again.
 
-Temporary failures put the copy back to QUEUED and raise ``RetryDelivery``
-(Dramatiq retries with backoff); after ``MAX_ATTEMPTS`` they end FAILED.
-The email's status is an aggregate of its copies, moved only forward
-(QUEUED -> SENDING -> SENT/FAILED, FAILED over SENT), so concurrent copies
-finishing in any order leave the right answer.
+Temporary failures (4xx, the server unreachable) put the copy back to QUEUED
+with its next attempt due after the next wait of ``SEND_RETRY_SECONDS`` and
+enqueue that attempt; the copy (and its email) stays QUEUED or SENDING while it
+waits. The first temporary failure fixes ``retry_until`` (``SEND_GIVE_UP_HOURS``
+later); a temporary failure after that ends the copy FAILED. Permanent
+failures (5xx) end it FAILED at once.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -28,24 +30,32 @@ from tortoise.expressions import F
 
 from consent.footer import append_stop_tracking_footer
 from plugin.hooks import registry
+from plugin.jobs import enqueue_async
 from plugin.observability.logs import redact_addresses
 from plugin.observability.metrics import record_copy_sent
 from plugin.sending.compose import instrument_copy
 from plugin.sending.delivery import PermanentDeliveryError, TemporaryDeliveryError, deliver
 from plugin.sending.mime import build_message
 from plugin.sending.models import EmailCopy, EmailStatus, SentEmail, TrackedLink
+from plugin.sending.service import SEND_ACTOR
 from plugin.settings import Settings
 
-__all__ = ["CLAIM_LEASE", "MAX_ATTEMPTS", "RetryDelivery", "deliver_copy", "refresh_email_status"]
+__all__ = [
+    "CLAIM_LEASE",
+    "INTERRUPTED",
+    "deliver_copy",
+    "finish_copy",
+    "refresh_email_status",
+    "retry_delay",
+]
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 8  # with 1 s .. 5 min backoff: about 10 minutes of trying
 CLAIM_LEASE = timedelta(minutes=15)  # longer than any SMTP conversation (timeouts are 60 s)
-
-
-class RetryDelivery(Exception):
-    """A temporary failure: the job should be retried later."""
+INTERRUPTED = (
+    "delivery was interrupted; the message may or may not have reached the mail server "
+    "and is not sent again to avoid a duplicate"
+)
 
 
 def _now() -> datetime:
@@ -53,7 +63,10 @@ def _now() -> datetime:
 
 
 async def deliver_copy(copy_id: int, settings: Settings) -> EmailStatus | None:
-    """Deliver one copy if it is still to be sent; return its final status (None: skipped)."""
+    """Deliver one copy if it is still to be sent; return its status after this attempt.
+
+    QUEUED: a temporary failure, its next attempt is enqueued; None: nothing to do.
+    """
     claimed = await EmailCopy.filter(id=copy_id, status=EmailStatus.QUEUED).update(
         status=EmailStatus.SENDING, attempts=F("attempts") + 1, claimed_at=_now()
     )
@@ -62,7 +75,7 @@ async def deliver_copy(copy_id: int, settings: Settings) -> EmailStatus | None:
         return None  # the email was deleted meanwhile
     if not claimed:
         return await _not_claimed(copy)
-    await refresh_email_status(copy.email_id)  # type: ignore[attr-defined]
+    await _mark_sending(copy.email_id)  # type: ignore[attr-defined]
     email = await SentEmail.get(id=copy.email_id).prefetch_related("user")  # type: ignore[attr-defined]
     started: float | None = None
     try:
@@ -74,26 +87,18 @@ async def deliver_copy(copy_id: int, settings: Settings) -> EmailStatus | None:
         )
     except PermanentDeliveryError as error:
         _outcome(copy, "failed", started, error.reason)
-        return await _finish(copy, EmailStatus.FAILED, error.reason)
+        return await finish_copy(copy, EmailStatus.FAILED, error.reason)
     except TemporaryDeliveryError as error:
-        if copy.attempts >= MAX_ATTEMPTS:  # the job's last try (max_retries = MAX_ATTEMPTS - 1)
-            _outcome(copy, "failed", started, error.reason)
-            return await _finish(
-                copy, EmailStatus.FAILED, f"gave up after {copy.attempts} attempts: {error.reason}"
-            )
-        _outcome(copy, "retrying", started, error.reason)
-        await EmailCopy.filter(id=copy.id, status=EmailStatus.SENDING).update(
-            status=EmailStatus.QUEUED, error=error.reason
-        )
-        raise RetryDelivery(error.reason) from None
+        return await _retry_later(copy, error.reason, settings, started)
     except Exception as error:
         log.exception("sending copy %s failed unexpectedly", copy.id)
-        _outcome(copy, "failed", started, f"internal error: {type(error).__name__}")
-        return await _finish(copy, EmailStatus.FAILED, f"internal error: {type(error).__name__}")
+        reason = f"internal error: {type(error).__name__}"
+        _outcome(copy, "failed", started, reason)
+        return await finish_copy(copy, EmailStatus.FAILED, reason)
     some_refused = f"{len(result.refused)} recipient(s) refused" if result.refused else None
     _outcome(copy, "sent", started, some_refused)
     refused = "; ".join(f"{addr}: refused ({why})" for addr, why in result.refused.items())
-    status = await _finish(copy, EmailStatus.SENT, refused or None, accepted_at=_now())
+    status = await finish_copy(copy, EmailStatus.SENT, refused or None, accepted_at=_now())
     try:
         await registry.call_all("after_email_sent", email.id, copy.message_id)
     except Exception:
@@ -117,11 +122,36 @@ async def _not_claimed(copy: EmailCopy) -> EmailStatus | None:
     if copy.claimed_at is not None and _now() - copy.claimed_at < CLAIM_LEASE:
         return None  # another worker holds the claim
     log.warning("copy %s was interrupted while sending; not resending it", copy.id)
-    return await _finish(
-        copy, EmailStatus.FAILED,
-        "delivery was interrupted; the message may or may not have reached the mail server "
-        "and is not sent again to avoid a duplicate",
+    return await finish_copy(copy, EmailStatus.FAILED, INTERRUPTED)
+
+
+def retry_delay(settings: Settings, attempts: int) -> float:
+    """Seconds to wait after the ``attempts``-th attempt failed (jittered down, never up)."""
+    schedule = settings.send_retry_seconds
+    wait = schedule[min(max(attempts, 1), len(schedule)) - 1]
+    # Jitter spreads the copies of one large send that all failed at once.
+    return wait * random.uniform(0.8, 1.0)  # noqa: S311 - not security
+
+
+async def _retry_later(
+    copy: EmailCopy, reason: str, settings: Settings, started: float | None
+) -> EmailStatus:
+    now = _now()
+    retry_until = copy.retry_until or now + timedelta(hours=settings.send_give_up_hours)
+    if now >= retry_until:
+        _outcome(copy, "failed", started, reason)
+        return await finish_copy(
+            copy, EmailStatus.FAILED, f"gave up after {copy.attempts} attempts: {reason}"
+        )
+    _outcome(copy, "retrying", started, reason)
+    wait = retry_delay(settings, copy.attempts)
+    # Back to QUEUED before the job exists: a job that ran first would find it SENDING.
+    await EmailCopy.filter(id=copy.id, status=EmailStatus.SENDING).update(
+        status=EmailStatus.QUEUED, error=reason, retry_until=retry_until,
+        next_attempt_at=now + timedelta(seconds=wait),
     )
+    await enqueue_async(SEND_ACTOR, copy.id, delay_ms=int(wait * 1000))
+    return EmailStatus.QUEUED
 
 
 async def _build(email: SentEmail, copy: EmailCopy, settings: Settings):  # type: ignore[no-untyped-def]
@@ -143,7 +173,7 @@ async def _build(email: SentEmail, copy: EmailCopy, settings: Settings):  # type
     )
 
 
-async def _finish(
+async def finish_copy(
     copy: EmailCopy, status: EmailStatus, error: str | None, *, accepted_at: datetime | None = None
 ) -> EmailStatus:
     updates: dict[str, object] = {"status": status, "error": error}
@@ -155,27 +185,35 @@ async def _finish(
 
 
 async def refresh_email_status(email_id: int) -> None:
-    """Move the email's status forward to what its copies say."""
-    copies = await EmailCopy.filter(email_id=email_id).values(
-        "status", "error", "recipient", "accepted_at"
-    )
-    statuses = [EmailStatus(c["status"]) for c in copies]
-    if EmailStatus.FAILED in statuses:
-        errors = [
-            f"{c['recipient']}: {c['error']}" if c["recipient"] else str(c["error"])
-            for c in copies if EmailStatus(c["status"]) == EmailStatus.FAILED
-        ]
+    """Move the email's status forward to what its copies say.
+
+    Called at every copy's end: it asks the database small questions rather
+    than reading every copy (a per-recipient send has up to hundreds).
+    """
+    copies = EmailCopy.filter(email_id=email_id)
+    if await copies.filter(status=EmailStatus.FAILED).exists():
+        failed = await copies.filter(status=EmailStatus.FAILED).values("error", "recipient")
+        errors = [f"{c['recipient']}: {c['error']}" if c["recipient"] else str(c["error"])
+                  for c in failed]
         await SentEmail.filter(id=email_id).exclude(status=EmailStatus.FAILED).update(
             status=EmailStatus.FAILED, error="; ".join(errors)
         )
-    elif statuses and all(s == EmailStatus.SENT for s in statuses):
-        accepted = [c["accepted_at"] for c in copies if c["accepted_at"] is not None]
-        notes = [c["error"] for c in copies if c["error"]]  # recipients refused along the way
+    elif not await copies.exclude(status=EmailStatus.SENT).exists():
+        sent = await copies.values("error", "accepted_at")
+        if not sent:
+            return
+        accepted = [c["accepted_at"] for c in sent if c["accepted_at"] is not None]
+        notes = [c["error"] for c in sent if c["error"]]  # recipients refused along the way
         await SentEmail.filter(
             id=email_id, status__in=[EmailStatus.QUEUED, EmailStatus.SENDING]
         ).update(status=EmailStatus.SENT, sent_at=max(accepted, default=_now()),
                  error="; ".join(notes) or None)
-    elif any(s in (EmailStatus.SENDING, EmailStatus.SENT) for s in statuses):
-        await SentEmail.filter(id=email_id, status=EmailStatus.QUEUED).update(
-            status=EmailStatus.SENDING
-        )
+    else:
+        await _mark_sending(email_id)
+
+
+async def _mark_sending(email_id: int) -> None:
+    """QUEUED -> SENDING: one of its copies was claimed (the first claim moves it)."""
+    await SentEmail.filter(id=email_id, status=EmailStatus.QUEUED).update(
+        status=EmailStatus.SENDING
+    )

@@ -8,6 +8,7 @@ exist only in the SMTP envelope.
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -29,6 +30,18 @@ def _address(addr: str, name: str | None = None) -> Address:
     return Address(display_name=name or "", username=local, domain=domain)
 
 
+@functools.lru_cache(maxsize=256)
+def _folded_addresses(name: str, addresses: tuple[str, ...]) -> str:
+    """The header's value, encoded and folded as policy.SMTP writes it.
+
+    The copies of a per-recipient send all carry the same To and Cc; parsing and
+    folding 100 addresses costs more than the rest of the message, so it is done
+    once per address list and kept (``set_raw`` writes a folded value as is).
+    """
+    header = policy.SMTP.header_factory(name, [_address(a) for a in addresses])
+    return str(header.fold(policy=policy.SMTP))[len(name) + 2 :].rstrip("\r\n")
+
+
 def build_message(
     *,
     sender_name: str | None,
@@ -44,9 +57,9 @@ def build_message(
     """Build the message; a body with both parts is multipart/alternative (text first)."""
     msg = EmailMessage(policy=policy.SMTP)
     msg["From"] = _address(sender_address, sender_name)
-    msg["To"] = [_address(a) for a in to]
+    msg.set_raw("To", _folded_addresses("To", tuple(to)))
     if cc:
-        msg["Cc"] = [_address(a) for a in cc]
+        msg.set_raw("Cc", _folded_addresses("Cc", tuple(cc)))
     msg["Subject"] = subject
     msg["Date"] = format_datetime(date or datetime.now(UTC))
     msg["Message-ID"] = message_id

@@ -82,11 +82,17 @@ class EmailCopy(Model):
     # SENDING longer than the claim lease was interrupted mid-send (see plugin.sending.dispatch).
     claimed_at = fields.DatetimeField(null=True)
     error = fields.TextField(null=True)
+    # While QUEUED: when its next delivery attempt is due (a sweep re-enqueues a copy whose
+    # job was lost, e.g. by a restart of the embedded queue, once this is well past).
+    next_attempt_at = fields.DatetimeField(null=True)
+    # Set at the first temporary failure: temporary failures after this end the copy FAILED.
+    retry_until = fields.DatetimeField(null=True)
     # When the SMTP server accepted the message: the scanner window starts here.
     accepted_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "mb_email_copy"
+        indexes = (("status", "next_attempt_at"),)
 
 
 class TrackedLink(Model):

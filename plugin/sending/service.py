@@ -19,6 +19,8 @@ Decisions where the contract is silent:
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
@@ -132,6 +134,7 @@ async def _store(
     cc = [a.display for a in valid.cc]
     domain = settings.message_id_domain or settings.public_host
     message_ids = [new_message_id(domain) for _ in plans]
+    now = datetime.now(UTC)
     async with in_transaction() as conn:
         email = await SentEmail.create(
             user_id=user.id, subject=subject, to_addresses=to, cc_addresses=cc,
@@ -147,7 +150,8 @@ async def _store(
             copy = await EmailCopy.create(
                 email_id=email.id, public_id=public_id.hex(), recipient=plan.recipient,
                 envelope_to=_envelope(valid, plan), track_opens=plan.opens,
-                track_links=plan.links, message_id=message_id, using_db=conn,
+                track_links=plan.links, message_id=message_id, next_attempt_at=now,
+                using_db=conn,
             )
             copy_ids.append(copy.id)
         if destinations:

@@ -1,29 +1,51 @@
-"""Send one copy of an email (see plugin.sending.dispatch for the delivery rules)."""
+"""Send one copy of an email, and sweep copies whose job was lost (see plugin.sending)."""
 
 from __future__ import annotations
 
+import logging
+
 import dramatiq
 
-from plugin.runtime import current_runtime
-from plugin.sending.dispatch import MAX_ATTEMPTS, deliver_copy
+from plugin.runtime import Runtime, current_runtime
+from plugin.sending.dispatch import deliver_copy
+from plugin.sending.recovery import recover_lost_copies
+from workers.periodic import continue_chain, is_current, start_chain
 
-__all__ = ["MAX_BACKOFF_MS", "MIN_BACKOFF_MS", "send_email_copy"]
+__all__ = ["send_email_copy", "start_send_sweep_schedule", "sweep_send_queue"]
 
-MIN_BACKOFF_MS = 1_000
-MAX_BACKOFF_MS = 5 * 60 * 1_000
+log = logging.getLogger(__name__)
+
+SWEEP_INTERVAL_MS = 60_000
+_SWEEP_JOB = "sweep_send_queue"
 
 
-@dramatiq.actor(
-    queue_name="send",
-    max_retries=MAX_ATTEMPTS - 1,
-    min_backoff=MIN_BACKOFF_MS,
-    max_backoff=MAX_BACKOFF_MS,
-)
+@dramatiq.actor(queue_name="send", max_retries=60, min_backoff=1_000, max_backoff=60_000)
 async def send_email_copy(copy_id: int) -> None:
     """Deliver the copy ``copy_id``.
 
-    Raises RetryDelivery on a temporary failure and lets errors before the claim
-    (the database away) through: Dramatiq retries both with backoff. Once the copy
-    is claimed, nothing else escapes (see deliver_copy), so a retry never resends.
+    Temporary delivery failures are not exceptions: deliver_copy schedules the
+    next attempt itself (SEND_RETRY_SECONDS). What escapes (the database away
+    before the claim) is retried by Dramatiq; once the copy is claimed nothing
+    does (see deliver_copy), so a retry never resends.
     """
     await deliver_copy(copy_id, current_runtime().settings)
+
+
+def start_send_sweep_schedule(runtime: Runtime) -> str:
+    return start_chain(runtime, _SWEEP_JOB)
+
+
+@dramatiq.actor(queue_name="housekeeping", max_retries=0)
+async def sweep_send_queue(chain: str | None = None) -> None:
+    """Every minute: re-enqueue copies whose job was lost, fail interrupted ones."""
+    settings = current_runtime().settings
+    if chain is not None and not await is_current(settings, _SWEEP_JOB, chain):
+        return
+    try:
+        requeued, interrupted = await recover_lost_copies()
+        if requeued or interrupted:
+            log.warning("send sweep: %d lost copy job(s) enqueued again, %d interrupted "
+                        "copy(ies) failed", requeued, interrupted)
+    finally:
+        if chain is not None:
+            await continue_chain(_SWEEP_JOB, chain, SWEEP_INTERVAL_MS)

@@ -1,0 +1,51 @@
+"""Copies whose send job was lost: re-enqueue the waiting ones, settle the interrupted ones.
+
+A job can be lost: the embedded queue lives in memory and goes with a restart,
+and a retry's enqueue can fail after the copy went back to QUEUED. A copy is
+then left QUEUED (or, if its worker died mid-send, SENDING) with nothing to move
+it. A periodic sweep (``workers.actors.send``) finds them:
+
+- QUEUED with its attempt due more than ``LOST_AFTER`` ago: enqueued again.
+  A duplicate job is harmless: only the job whose claim succeeds sends.
+- SENDING with a claim older than ``CLAIM_LEASE``: FAILED as interrupted, as a
+  redelivered job would do (see plugin.sending.dispatch for why not resent).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from tortoise.expressions import Q
+
+from plugin.jobs import enqueue_async
+from plugin.sending.dispatch import CLAIM_LEASE, INTERRUPTED, finish_copy
+from plugin.sending.models import EmailCopy, EmailStatus
+from plugin.sending.service import SEND_ACTOR
+
+__all__ = ["LOST_AFTER", "recover_lost_copies"]
+
+# Well beyond the queue's normal lag, so that a long backlog is not enqueued twice.
+LOST_AFTER = timedelta(minutes=5)
+BATCH = 500
+
+
+async def recover_lost_copies(now: datetime | None = None) -> tuple[int, int]:
+    """Re-enqueue lost QUEUED copies and fail interrupted SENDING ones; return both counts."""
+    now = now or datetime.now(UTC)
+    lost = await EmailCopy.filter(
+        Q(next_attempt_at__lt=now - LOST_AFTER) | Q(next_attempt_at__isnull=True),
+        status=EmailStatus.QUEUED,
+    ).limit(BATCH).values_list("id", flat=True)
+    if lost:
+        # Due again one grace later: the next sweep leaves them to the jobs enqueued here.
+        await EmailCopy.filter(id__in=list(lost), status=EmailStatus.QUEUED).update(
+            next_attempt_at=now
+        )
+        for copy_id in lost:
+            await enqueue_async(SEND_ACTOR, copy_id)
+    interrupted = await EmailCopy.filter(
+        status=EmailStatus.SENDING, claimed_at__lt=now - CLAIM_LEASE
+    ).limit(BATCH)
+    for copy in interrupted:
+        await finish_copy(copy, EmailStatus.FAILED, INTERRUPTED)
+    return len(lost), len(interrupted)
