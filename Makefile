@@ -15,8 +15,9 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
+# `make run PORT=8080` serves on another port (the same as MAILBEACON_PORT=8080 make run).
 run: $(STAMP)
-	$(BIN)/mailbeacon serve
+	$(if $(PORT),MAILBEACON_PORT=$(PORT) )$(BIN)/mailbeacon serve
 
 # Both backends run even when the first fails; the summary names each, and make fails if
 # either did.
@@ -43,6 +44,7 @@ test-postgres: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy plugin graphql_schema workers consent
+	$(BIN)/deptry .
 
 schema: $(STAMP)
 	$(BIN)/mailbeacon schema --output schema.graphql

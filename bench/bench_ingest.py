@@ -1,7 +1,7 @@
 """Benchmark: storing a backlog of queued hits into PostgreSQL, against a naive loop.
 
 Run: .venv/bin/python bench/bench_ingest.py [--hits 100000] [--naive 10000] [--worker]
-                                            [--distinct-uas]
+        [--entry-size N] [--one-email] [--distinct-uas]
 
 A fresh PostgreSQL database (127.0.0.1:5432) gets 1,000 sent emails; ``--hits``
 queued hits (90 % opens, 10 % clicks, 20,000 different clients) are then stored:
@@ -10,8 +10,11 @@ queued hits (90 % opens, 10 % clicks, 20,000 different clients) are then stored:
   (the edge's batch size): classification with context from storage, one bulk
   ``INSERT ... ON CONFLICT DO NOTHING``, aggregates grouped per email and link, one
   transaction per batch;
-- with ``--worker``: the same backlog pushed into Redis as 100 messages and drained
-  by a real ``mailbeacon worker`` process (4 threads), timed until all are stored;
+- with ``--worker``: the same backlog pushed into the Redis hit stream, one hit per
+  entry by default (``--entry-size``: hits that arrived one by one), and drained by a
+  real ``mailbeacon worker`` process, timed until all are stored;
+- with ``--one-email``: every hit on one email, each from its own client (the hot
+  row: every batch moves the same email's figures);
 - naive: one ``INSERT`` and one aggregate ``UPDATE`` per event, each event its own
   transaction, no classification at all (``--naive`` events, its rate is compared).
 
@@ -54,7 +57,9 @@ def _user_agent(client: int, distinct: bool) -> str:
     )
 
 
-def _backlog(copies: list[str], count: int, distinct_uas: bool = False) -> list[dict[str, Any]]:
+def _backlog(
+    copies: list[str], count: int, *, distinct: bool = False, distinct_uas: bool = False
+) -> list[dict[str, Any]]:
     from plugin.tracking.classify import HitKind
     from plugin.tracking.hits import EdgeHit
 
@@ -63,7 +68,7 @@ def _backlog(copies: list[str], count: int, distinct_uas: bool = False) -> list[
     hits = []
     for i in range(count):
         click = rng.random() < 0.1
-        client = rng.randrange(20_000)
+        client = i if distinct else rng.randrange(20_000)
         hits.append(
             EdgeHit(
                 event_id=uuid.uuid4().hex,
@@ -74,7 +79,7 @@ def _backlog(copies: list[str], count: int, distinct_uas: bool = False) -> list[
                 occurred_at=start + i * 0.03,
                 method="GET",
                 user_agent=_user_agent(client, distinct_uas),
-                client_ip=f"10.{client // 250}.{client % 250}.9",
+                client_ip=f"10.{client // 62500 % 250}.{client // 250 % 250}.{client % 250}",
             ).to_wire()
         )
     return hits
@@ -161,16 +166,20 @@ async def _wipe() -> None:
 
 
 async def _via_worker(
-    env: dict[str, str], hits: list[dict[str, Any]], email_ids: list[int]
+    env: dict[str, str], hits: list[dict[str, Any]], email_ids: list[int], entry_size: int
 ) -> float:
-    from dramatiq.brokers.redis import RedisBroker
+    import json
 
-    from plugin.tracking.handoff import record_message
+    from redis.asyncio import Redis
 
-    broker = RedisBroker(url=REDIS, namespace=f"{env['MAILBEACON_REDIS_PREFIX']}:dramatiq")
-    for i in range(0, len(hits), 1000):
-        broker.enqueue(record_message(hits[i : i + 1000]))
-    broker.close()
+    redis = Redis.from_url(REDIS)
+    key = f"{env['MAILBEACON_REDIS_PREFIX']}:hits"
+    for start_at in range(0, len(hits), 1000):  # entry_size hits per stream entry
+        async with redis.pipeline(transaction=False) as pipe:
+            for i in range(start_at, min(start_at + 1000, len(hits)), entry_size):
+                pipe.xadd(key, {"b": json.dumps(hits[i : i + entry_size])})
+            await pipe.execute()
+    await redis.aclose()
     worker = subprocess.Popen(
         [sys.executable, "-m", "plugin.cli", "worker", "--threads", "4"],
         cwd=ROOT,
@@ -188,8 +197,8 @@ async def _via_worker(
 
 
 async def run(args: argparse.Namespace) -> None:
+    from plugin.composition import start_runtime, stop_runtime
     from plugin.db import migrate, open_orm
-    from plugin.runtime import start_runtime, stop_runtime
     from plugin.settings import load_settings
 
     name = f"mbbench_ingest_{secrets.token_hex(4)}"
@@ -209,7 +218,11 @@ async def run(args: argparse.Namespace) -> None:
         async with open_orm(settings):
             runtime = start_runtime(settings, embedded_worker=False)
             copies, email_ids = await _setup(settings)
-            hits = _backlog(copies, args.hits, args.distinct_uas)
+            if args.one_email:  # the hot row: every hit on one email, each its own client
+                copies = copies[:1]
+            hits = _backlog(
+                copies, args.hits, distinct=args.one_email, distinct_uas=args.distinct_uas
+            )
             ours, ours_cpu = await _ours(hits)
             assert await _count(email_ids) == len(hits), "ours: stored != hits"
             await _wipe()
@@ -228,11 +241,13 @@ async def run(args: argparse.Namespace) -> None:
             print(f"ratio  {(len(hits) / ours) / (len(naive_hits) / naive):.1f}x")
             if args.worker:
                 await _wipe()
-                seconds = await _via_worker({**env, "MAILBEACON_REDIS_URL": REDIS}, hits, email_ids)
+                seconds = await _via_worker(
+                    {**env, "MAILBEACON_REDIS_URL": REDIS}, hits, email_ids, args.entry_size
+                )
                 print(
                     f"worker {len(hits):7d} events in {seconds:7.2f} s  "
-                    f"{len(hits) / seconds:9.0f} events/s (Redis backlog, mailbeacon worker "
-                    "with 4 threads, including its start)"
+                    f"{len(hits) / seconds:9.0f} events/s (Redis hit stream, {args.entry_size} "
+                    "hit(s) per entry, mailbeacon worker with 4 threads, including its start)"
                 )
             await stop_runtime(runtime)
     finally:
@@ -255,6 +270,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--hits", type=int, default=100_000)
     parser.add_argument("--naive", type=int, default=10_000)
     parser.add_argument("--worker", action="store_true")
+    parser.add_argument(
+        "--entry-size", type=int, default=1, help="hits per stream entry (1: opens one by one)"
+    )
+    parser.add_argument(
+        "--one-email", action="store_true", help="every hit on one email, each its own client"
+    )
     parser.add_argument("--distinct-uas", action="store_true")
     asyncio.run(run(parser.parse_args(argv)))
 

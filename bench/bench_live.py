@@ -277,8 +277,8 @@ async def run_distributed(args: argparse.Namespace) -> None:
     import asyncpg
     from redis.asyncio import Redis
 
+    from plugin.composition import start_runtime, stop_runtime
     from plugin.db import open_orm
-    from plugin.runtime import start_runtime, stop_runtime
     from plugin.settings import load_settings
 
     name = f"mbbench_{uuid.uuid4().hex[:8]}"

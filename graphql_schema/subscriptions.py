@@ -46,6 +46,7 @@ def _tracking_event(payload: Message) -> TrackingEvent:
         duplicate=bool(payload.get("duplicate")),
         client=EventClient.of(client),
         description=description,
+        rule=payload.get("rule"),
     )
 
 

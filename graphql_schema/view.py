@@ -15,6 +15,7 @@ from strawberry.schema import BaseSchema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from graphql_schema.context import Context, authenticate, bearer_token
+from graphql_schema.graphiql import graphiql_page
 from graphql_schema.keepalive import KeepAliveTransportWSHandler
 from plugin.net import client_address
 from plugin.settings import Settings
@@ -63,6 +64,10 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         self.client_observer = client_observer
         # JSON escaping can double an HTML body; leave room for the rest of the request.
         self.max_request_bytes = settings.max_body_bytes * 2 + settings.graphql_max_query_bytes
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        # strawberry's page loads React and GraphiQL from a CDN; ours serves them itself.
+        return graphiql_page()
 
     def _client(self, scope: Scope) -> str:
         return client_address(scope, self.settings.trusted_proxies)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,18 +11,20 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from consent.gate import install as install_consent_gate
 from consent.pages import consent_routes
 from graphql_schema.schema import build_schema
 from graphql_schema.view import GraphQLEndpoint
 from plugin import health
+from plugin.composition import install_gates, start_runtime, stop_runtime
+from plugin.console.routes import console_routes
 from plugin.db import ensure_migrated, open_orm
 from plugin.live.bus import start_live, stop_live
 from plugin.observability.access_log import AccessLog
 from plugin.observability.exposition import metrics_routes
-from plugin.runtime import start_runtime, stop_runtime
 from plugin.settings import Settings, load_settings
+from plugin.static_files import static_routes
 from plugin.tracking.handoff import start_handoff, stop_handoff
+from plugin.tracking.pipeline import start_consumer
 from plugin.tracking.routes import TrackingFastPath, tracking_routes
 from plugin.tracking.self_clients import observe_client
 
@@ -45,6 +48,8 @@ def plugin_routes(settings: Settings) -> list[BaseRoute]:
         Route("/graphql", endpoint, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", endpoint),
         *consent_routes(settings),
+        *console_routes(settings),
+        *static_routes(),
     ]
 
 
@@ -55,10 +60,11 @@ def lifespan_for(settings: Settings, *, embedded_worker: bool | None = None):  #
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await ensure_migrated(settings)
-        install_consent_gate()
+        install_gates()
         async with open_orm(settings):
             runtime = start_runtime(settings, embedded_worker=run_worker_here)
             start_handoff(runtime)
+            consumer = start_consumer(runtime) if run_worker_here else None
             live = await start_live(settings)
             # The start-up heap (schema, ORM, imports) never becomes garbage: keep the
             # collector's full passes from walking it under load (they cost ~40 ms of p99).
@@ -70,6 +76,8 @@ def lifespan_for(settings: Settings, *, embedded_worker: bool | None = None):  #
                 gc.unfreeze()  # (a test run or host app starts this lifespan again)
                 # Live first: subscribers end before the workers that feed them stop.
                 await stop_live(live)
+                if consumer is not None:  # finishes the batch in hand; the rest stays spooled
+                    await asyncio.to_thread(consumer.stop)
                 await stop_runtime(runtime)
                 # After the workers: what they did not record stays spooled for the next start.
                 await stop_handoff()

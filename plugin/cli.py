@@ -94,9 +94,11 @@ async def _prepare_serve(settings: Settings, base: str) -> None:
             return
         user = await service.create_user("demo@example.com", name="Demo User")
         token = await service.issue_token(user, label="demo")
+        console = f"  Console:    {base}/console  (sign in with the token)\n"
         print(
             "\nmailbeacon development setup: created the demo user demo@example.com\n"
             f"  API token:  {token}\n"
+            f"{console if settings.console_enabled else ''}"
             f"  GraphiQL:   {base}/graphql  (add the header Authorization: Bearer <token>)\n"
             '  Try:        curl -s -H "Authorization: Bearer $TOKEN" \\\n'
             "                -H 'Content-Type: application/json' \\\n"
@@ -148,7 +150,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     import dramatiq
 
-    from plugin.runtime import start_runtime
+    from plugin.composition import start_runtime
+    from plugin.tracking.pipeline import start_consumer
 
     if settings.embedded:
         print(
@@ -166,8 +169,11 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     worker.start()
+    # Hits come from the Redis hit stream, batched at this consumer; Dramatiq runs the rest.
+    consumer = start_consumer(runtime)
     print(f"mailbeacon worker: {args.threads} thread(s) on {settings.redis_prefix}", flush=True)
     stop.wait()
+    consumer.stop()  # records and acknowledges the batch in hand, returns what it cannot
     worker.stop(timeout=10_000)
     runtime.broker.close()
     return 0

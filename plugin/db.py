@@ -20,6 +20,7 @@ from tortoise.migrations.api import migrate as run_migrations
 from tortoise.migrations.executor import MigrationExecutor
 
 from plugin.errors import DatabaseNotMigratedError
+from plugin.private_files import private_dir, private_sqlite_file
 from plugin.settings import Settings
 
 __all__ = [
@@ -79,10 +80,18 @@ def database_url(settings: Settings) -> str:
     if url.startswith("sqlite://"):
         path = url.removeprefix("sqlite://").split("?", 1)[0]
         if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _prepare_sqlite_file(Path(path), settings.data_dir)
         if "busy_timeout" not in url:
             url += ("&" if "?" in url else "?") + f"busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}"
     return url
+
+
+def _prepare_sqlite_file(path: Path, data_dir: Path) -> None:
+    # The data dir (and a folder we create for the database) is private; a folder the
+    # operator chose for it elsewhere is left as it is, the file itself is made private.
+    if path.parent.resolve() == data_dir.resolve() or not path.parent.exists():
+        private_dir(path.parent)
+    private_sqlite_file(path)
 
 
 def tortoise_config(settings: Settings) -> dict[str, Any]:

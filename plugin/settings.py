@@ -16,6 +16,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from plugin.errors import SettingsError
+from plugin.private_files import private_dir
 
 __all__ = ["IPNetwork", "Settings", "load_settings"]
 
@@ -46,6 +47,8 @@ class Settings:
     scanner_window_seconds: float = 10.0
     burst_window_seconds: float = 2.0
     duplicate_window_seconds: float = 10.0
+    # Hits of one client on one pixel or link queued per duplicate window (0: no limit).
+    flood_limit: int = 20
     self_window_hours: float = 6.0
     apple_networks: tuple[IPNetwork, ...] = (ipaddress.ip_network("17.0.0.0/8"),)
     # Sending.
@@ -78,6 +81,8 @@ class Settings:
     metrics_dir: Path | None = None
     log_format: Literal["text", "json"] = "text"
     access_log: bool = True
+    # The reference web console at /console (on by default in development only).
+    console_enabled: bool = False
 
     @property
     def embedded(self) -> bool:
@@ -133,6 +138,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         scanner_window_seconds=reader.number("SCANNER_WINDOW_SECONDS", 10.0),
         burst_window_seconds=reader.number("BURST_WINDOW_SECONDS", 2.0),
         duplicate_window_seconds=reader.number("DUPLICATE_WINDOW_SECONDS", 10.0),
+        flood_limit=reader.integer("FLOOD_LIMIT", 20, minimum=0),
         self_window_hours=reader.number("SELF_WINDOW_HOURS", 6.0),
         apple_networks=reader.networks("APPLE_NETWORKS", "17.0.0.0/8"),
         max_body_bytes=reader.integer("MAX_BODY_BYTES", 10 * 1024 * 1024, minimum=1024),
@@ -159,6 +165,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         metrics_dir=Path(reader.text("METRICS_DIR", str(data_dir / "metrics"))).expanduser(),
         log_format=reader.choice("LOG_FORMAT", ("text", "json"), "text"),  # type: ignore[arg-type]
         access_log=reader.flag("ACCESS_LOG", True),
+        console_enabled=reader.flag("CONSOLE", env == "development"),
     )
     if settings.unknown_policy not in (None, "opt-in", "opt-out", "none"):
         reader.problem("UNKNOWN_POLICY", "must be opt-in, opt-out or none")
@@ -209,7 +216,7 @@ def _development_key(data_dir: Path) -> str:
     key_file = data_dir / "secret_key"
     if key_file.exists():
         return key_file.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     key = secrets.token_urlsafe(48)
     # O_EXCL: two processes starting at once must not end up with different keys.
     try:

@@ -22,6 +22,9 @@ import httpx
 import pytest
 from dramatiq.brokers.stub import StubBroker
 
+# The browser fixtures (`browser`, `page`) for tests that drive a real chromium.
+pytest_plugins = ["tests.browser"]
+
 # Actor modules imported by tests before the app starts must not make Dramatiq
 # build its default (RabbitMQ) broker; the app re-declares them on its own broker.
 dramatiq.set_broker(StubBroker())
@@ -157,6 +160,7 @@ def base_env(test_database: TestDatabase, data_dir: Path, server_port: int,
         "MAILBEACON_SEND_RETRY_SECONDS": "0.2,0.5,1",
         "MAILBEACON_SMTP_URL": f"smtp://127.0.0.1:{smtp_server.port}",
         "MAILBEACON_METRICS_TOKEN": METRICS_TOKEN,
+        "MAILBEACON_CONSOLE": "true",  # the browser tests drive it (off by default in test)
     }
 
 

@@ -68,6 +68,11 @@ class TrackingEvent:
         description='The event in words: "Opened in Outlook 16 on Windows", '
         '"Prefetched by Apple Mail Privacy Protection: not counted".'
     )
+    rule: str | None = strawberry.field(
+        default=None,
+        description="The classifier's stable name for the rule that decided the source "
+        "(apple-mpp, scanner-window, burst, honeypot, self, human...).",
+    )
 
     @classmethod
     def from_model(cls, event: TrackingEventModel, url: str | None = None) -> TrackingEvent:
@@ -85,6 +90,7 @@ class TrackingEvent:
             duplicate=event.duplicate,
             client=EventClient.of(client),
             description=description,
+            rule=event.rule,
         )
 
 

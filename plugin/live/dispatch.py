@@ -48,7 +48,7 @@ def event_message(event: RecordedEvent, row: dict[str, Any] | None) -> Message:
             "url": event.url,
             "recipient": event.recipient,
             "duplicate": bool(row["duplicate"]) if row else not event.counted,
-            "rule": str(row["rule"]) if row else "",
+            "rule": row["rule"] if row else None,
             "userAgent": str(row["user_agent"]) if row else "",
         },
     }

@@ -1,32 +1,35 @@
 """The tracking queue's backlog, measured when /metrics is scraped.
 
-Today the queue is Dramatiq's: on Redis every message waits (or runs) in the
-hash ``<namespace>:tracking.msgs`` until acknowledged; embedded, in the
-in-process broker's queue. A rebuilt hand-off replaces this one function.
+Distributed: hits wait in the Redis hit stream (``<prefix>:hits``); the backlog is
+the consumer group's lag (entries not yet read) plus its pending entries (read,
+not yet acknowledged). Entries carry a group-commit batch each, so this counts
+batches, not hits. Embedded: the hits waiting in the in-process consumer's queue.
 """
 
 from __future__ import annotations
-
-from dramatiq.brokers.redis import RedisBroker
-from dramatiq.brokers.stub import StubBroker
 
 from plugin.runtime import current_runtime
 
 __all__ = ["measure_backlog"]
 
-_QUEUE = "tracking"  # plugin.tracking.handoff.QUEUE_NAME (not imported: no domain import here)
+_GROUP = b"ingest"  # plugin.tracking.hit_stream.GROUP
 
 
 async def measure_backlog() -> int | None:
-    """Messages in the tracking queue now, or None when this process cannot tell."""
+    """Hit entries (distributed) or hits (embedded) waiting now, or None when unknown."""
     try:
         runtime = current_runtime()
     except RuntimeError:
         return None
-    broker = runtime.broker
-    if isinstance(broker, RedisBroker) and runtime.redis is not None:
-        return int(await runtime.redis.hlen(f"{broker.namespace}:{_QUEUE}.msgs"))
-    if isinstance(broker, StubBroker):
-        queue = broker.queues.get(_QUEUE)
-        return queue.qsize() if queue is not None else 0
-    return None
+    if runtime.redis is not None:
+        key = f"{runtime.settings.redis_prefix}:hits"
+        if not await runtime.redis.exists(key):
+            return 0
+        for group in await runtime.redis.xinfo_groups(key):
+            if group.get("name") in (_GROUP, _GROUP.decode()):
+                return int(group.get("lag") or 0) + int(group.get("pending") or 0)
+        return int(await runtime.redis.xlen(key))  # no consumer has started yet
+    from plugin.tracking.handoff import local_source  # (embedded only; imported late)
+
+    local = local_source()
+    return local.waiting() if local is not None else None

@@ -48,7 +48,8 @@ HITS_ANSWERED = Counter(
     "mailbeacon_tracking_hits",
     "Tracking requests answered by the pixel and click endpoints. kind: open|click; outcome: "
     "queued (a valid token, handed to the queue), invalid (bad or foreign token: nothing "
-    "recorded), queue_failed (valid, but the queue refused it), method_not_allowed.",
+    "recorded), queue_failed (valid, but the queue refused it), repeat_not_stored (one "
+    "client's repeat beyond MAILBEACON_FLOOD_LIMIT: answered, not stored), method_not_allowed.",
     ["kind", "outcome"],
 )
 HANDOFF_BATCH_SIZE = Histogram(
@@ -76,6 +77,11 @@ EVENTS_RECORDED = Counter(
     "Tracking events newly stored. kind: open|click; source: HUMAN|MACHINE|BOT|SELF, or "
     "PENDING for a human-looking click held for its burst window; duplicate: true|false.",
     ["kind", "source", "duplicate"],
+)
+INGEST_BATCH_SIZE = Histogram(
+    "mailbeacon_ingest_batch_size",
+    "Hits per batch recorded by a consumer (everything waiting, taken at once).",
+    buckets=_SIZE_BUCKETS,
 )
 INGEST_SECONDS = Histogram(
     "mailbeacon_ingest_seconds",
@@ -121,9 +127,11 @@ def observe_queue_lag(seconds: float) -> None:
     QUEUE_LAG_SECONDS.observe(max(seconds, 0.0))
 
 
-def observe_ingest(seconds: float) -> None:
-    """One batch was recorded in ``seconds``."""
+def observe_ingest(seconds: float, size: int | None = None) -> None:
+    """One batch (of ``size`` hits) was recorded in ``seconds``."""
     INGEST_SECONDS.observe(seconds)
+    if size is not None:
+        INGEST_BATCH_SIZE.observe(size)
 
 
 def record_events(kind: str, source: str, *, duplicate: bool, count: int = 1) -> None:
@@ -131,9 +139,9 @@ def record_events(kind: str, source: str, *, duplicate: bool, count: int = 1) ->
     EVENTS_RECORDED.labels(kind, source, "true" if duplicate else "false").inc(count)
 
 
-def record_notification(*, coalesced: bool) -> None:
-    """A human event rang the bell: a new notification, or one more on an unread one."""
-    NOTIFICATIONS.labels("coalesced" if coalesced else "created").inc()
+def record_notification(*, coalesced: bool, count: int = 1) -> None:
+    """Human events rang the bell: a new notification, or more on an unread one."""
+    NOTIFICATIONS.labels("coalesced" if coalesced else "created").inc(count)
 
 
 def record_copy_sent(status: str, seconds: float | None = None) -> None:

@@ -26,6 +26,7 @@ from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 
+from plugin.private_files import private_dir
 from plugin.sending.smtp_pool import pool_for
 from plugin.settings import Settings
 
@@ -82,7 +83,7 @@ async def deliver(
 def _write_outbox(
     message: EmailMessage, sender: str, recipients: Sequence[str], folder: Path
 ) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
+    private_dir(folder.parent, folder)
     name = _SAFE_NAME.sub("_", str(message["Message-ID"]).strip("<> ")) or "message"
     target = folder / f"{name}.eml"
     # The envelope is not in the headers (bcc!), so it goes first as Return-Path/X- lines

@@ -295,6 +295,10 @@ def _repeats_counted(
         # so a held click never makes an earlier one disappear.
         if 0 < elapsed <= settings.duplicate_window_seconds:
             return True
+        # An open recorded after a *later* counted open of its client (two consumers took
+        # them at once, the later one committed first) is the repeat: one open counts.
+        if not same_link and 0 < -elapsed <= settings.duplicate_window_seconds:
+            return True
     return False
 
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tortoise.backends.base.client import BaseDBAsyncClient
+
 from plugin.accounts.models import ApiToken
 from plugin.runtime import Runtime
 from plugin.sending.models import EmailCopy, TrackedLink
@@ -221,7 +223,10 @@ def _prior(
 
 
 async def load_priors(
-    wanted: Sequence[tuple[int, str, str, float]], cset: ClassifierSettings, links: LinkMap
+    wanted: Sequence[tuple[int, str, str, float]],
+    cset: ClassifierSettings,
+    links: LinkMap,
+    conn: BaseDBAsyncClient | None = None,
 ) -> PriorIndex:
     """Stored hits of the same clients on the same copies around these times.
 
@@ -231,7 +236,8 @@ async def load_priors(
     if not wanted:
         return index
     before = timedelta(seconds=max(cset.duplicate_window_seconds, cset.burst_window_seconds))
-    after = timedelta(seconds=cset.burst_window_seconds)
+    # Later hits too: an open stored before an earlier one of its client makes it the repeat.
+    after = before
     keys = {(copy_id, chash, ua) for copy_id, chash, ua, _ in wanted}
     earliest = datetime.fromtimestamp(min(t for *_, t in wanted), UTC) - before
     latest = datetime.fromtimestamp(max(t for *_, t in wanted), UTC) + after
@@ -258,6 +264,8 @@ async def load_priors(
         "duplicate",
         "rule",
     )
+    if conn is not None:  # the caller's transaction (it holds the copies' locks)
+        base = base.using_db(conn)
     counted = (
         await base.filter(source="HUMAN", duplicate=False)
         .exclude(rule=PENDING_RULE)

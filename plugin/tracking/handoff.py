@@ -6,10 +6,13 @@ up. Under load many hits share one write (one Dramatiq message on Redis, or one
 fsynced spool line in the embedded mode); when idle a lone hit is flushed at
 once, so waiting costs about one round trip, never a timer.
 
-- Distributed: one Dramatiq message carrying the batch, enqueued on the Redis
-  broker (one round trip per batch).
+- Distributed: one ``XADD`` of the batch to the Redis hit stream (one round trip
+  per batch; see plugin.tracking.hit_stream).
 - Embedded: the batch is appended to the spool (fsync) and then given to the
-  in-process broker; the spool forgets it once the worker has recorded it.
+  in-process consumer's queue; the spool forgets it once it is recorded.
+
+Either way the consumer (plugin.tracking.consumer) takes every batch waiting at
+once, so hits that arrive one by one are still recorded hundreds at a time.
 """
 
 from __future__ import annotations
@@ -21,13 +24,12 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import dramatiq
 from dramatiq import Message
-from redis.asyncio import Redis
 
 from plugin.observability.metrics import observe_handoff_batch
 from plugin.runtime import Runtime
-from plugin.tracking.redis_enqueue import async_enqueuer
+from plugin.tracking.consumer import LocalSource
+from plugin.tracking.hit_stream import stream_key, stream_sink
 from plugin.tracking.spool import Spool
 
 __all__ = [
@@ -35,9 +37,8 @@ __all__ = [
     "RECORD_ACTOR",
     "GroupCommit",
     "HandoffClosedError",
-    "acknowledge",
     "current_handoff",
-    "queue_sink",
+    "local_source",
     "record_message",
     "start_handoff",
     "stop_handoff",
@@ -129,51 +130,30 @@ class GroupCommit:
             await self._flusher
 
 
-def record_message(batch: list[dict[str, Any]], spool_segment: str | None = None) -> Message[Any]:
-    """The Dramatiq message that records ``batch`` (see workers.actors.record)."""
+def record_message(batch: list[dict[str, Any]]) -> Message[Any]:
+    """A Dramatiq message recording ``batch`` (releases before the hit stream queued these;
+    ``workers.actors.record`` still drains them)."""
     return Message(
         queue_name=QUEUE_NAME,
         actor_name=RECORD_ACTOR,
-        args=(batch, spool_segment),
+        args=(batch, None),
         kwargs={},
         options={},
     )
 
 
-def queue_sink(broker: dramatiq.Broker, redis: Redis | None = None) -> Sink:
-    """The distributed mode's sink: one Dramatiq message per batch on ``broker``.
-
-    With ``redis`` (an asyncio client), the message goes out from the loop itself
-    (see plugin.tracking.redis_enqueue); otherwise from a thread.
-    """
-    enqueuer = async_enqueuer(broker, redis)
-    if enqueuer is not None:
-        enqueue = enqueuer.enqueue
-
-        async def sink(batch: list[dict[str, Any]]) -> None:
-            await enqueue(record_message(batch))
-
-        return sink
-
-    async def threaded_sink(batch: list[dict[str, Any]]) -> None:
-        # redis-py's blocking client under Dramatiq: off the loop, once per batch.
-        await asyncio.to_thread(broker.enqueue, record_message(batch))
-
-    return threaded_sink
-
-
-def _spool_sink(spool: Spool, broker: dramatiq.Broker) -> Sink:
+def _spool_sink(spool: Spool, local: LocalSource) -> Sink:
     async def sink(batch: list[dict[str, Any]]) -> None:
         # On the loop, not in a thread: an append + fsync takes ~0.1 ms, while a thread
         # hop waits for the GIL held by the embedded workers (up to 5 ms each way).
-        segment = spool.append(batch)
-        broker.enqueue(record_message(batch, segment))  # in memory: instant
+        local.put(spool.append(batch), batch)
 
     return sink
 
 
 _active: GroupCommit | None = None
 _spool: Spool | None = None
+_local: LocalSource | None = None
 
 
 def current_handoff() -> GroupCommit | None:
@@ -181,37 +161,38 @@ def current_handoff() -> GroupCommit | None:
     return _active
 
 
-def acknowledge(spool_segment: str | None) -> None:
-    """A batch was recorded: the embedded spool may forget it (no-op elsewhere)."""
-    if spool_segment and _spool is not None:
-        _spool.done(spool_segment)
+def local_source() -> LocalSource | None:
+    """The embedded mode's queue of spooled batches (None in the distributed mode)."""
+    return _local
 
 
 def start_handoff(runtime: Runtime) -> GroupCommit:
-    """Start this process's hand-off: Redis in distributed mode, spool + memory queue embedded."""
-    global _active, _spool
+    """Start this process's hand-off: the Redis hit stream, or spool + memory queue embedded."""
+    global _active, _spool, _local
     settings = runtime.settings
     if settings.embedded:
         spool = Spool(settings.data_dir / "spool")
+        local = LocalSource(spool)
         replayed = 0
-        for segment, batch in spool.recover():
-            runtime.broker.enqueue(record_message(batch, segment))
+        for receipt, batch in spool.recover():
+            local.put(receipt, batch)
             replayed += len(batch)
         if replayed:
             log.info("re-queued %d tracking hit(s) spooled by an earlier run", replayed)
-        _spool = spool
-        _active = GroupCommit(_spool_sink(spool, runtime.broker))
+        _spool, _local = spool, local
+        _active = GroupCommit(_spool_sink(spool, local))
     else:
-        _active = GroupCommit(queue_sink(runtime.broker, runtime.redis))
+        assert runtime.redis is not None
+        _active = GroupCommit(stream_sink(runtime.redis, stream_key(settings)))
     return _active
 
 
 async def stop_handoff() -> None:
     """Flush what is buffered and stop taking hits."""
-    global _active, _spool
+    global _active, _spool, _local
     if _active is not None:
         await _active.close()
     _active = None
     if _spool is not None:
         _spool.close()
-    _spool = None
+    _spool, _local = None, None

@@ -30,6 +30,7 @@ from plugin.settings import Settings
 from plugin.tracking.classify import ClassifierSettings, Hit, HitKind, classify
 from plugin.tracking.context import (
     CopyInfo,
+    PriorIndex,
     client_key,
     load_copies,
     load_links,
@@ -43,6 +44,7 @@ from plugin.tracking.store import (
     EventRow,
     bump_aggregates,
     insert_events,
+    lock_copies,
 )
 
 __all__ = ["FINALISE_ACTOR", "after_commit", "classifier_settings", "ingest_hits", "recorded_event"]
@@ -115,54 +117,21 @@ async def ingest_hits(raw_hits: Sequence[Any]) -> list[RecordedEvent]:
     selfs = await self_event_ids(runtime, hits, copies)
     hashes = {hit.event_id: client_hash(settings, hit.client_ip) for hit in hits}
     cset = classifier_settings(settings)
-    priors = await load_priors(
-        [(copies[h.copy_id].id, hashes[h.event_id], h.user_agent, h.occurred_at) for h in hits],
-        cset,
-        links,
-    )
-    rows: list[EventRow] = []
-    for hit in sorted(hits, key=lambda h: (h.occurred_at, h.event_id)):
-        copy = copies[hit.copy_id]
-        key = client_key(copy.id, hashes[hit.event_id], hit.user_agent)
-        occurred = datetime.fromtimestamp(hit.occurred_at, UTC)
-        verdict = classify(
-            Hit(
-                kind=hit.kind,
-                method=hit.method,
-                user_agent=hit.user_agent,
-                client_ip=hit.client_ip,
-                occurred_at=occurred,
-                link_index=hit.link_index,
-                honeypot=hit.honeypot,
-            ),
-            priors.context(key, hit.event_id, copy.accepted_at, is_self=hit.event_id in selfs),
-            cset,
-        )
-        # A click that looks human waits for its burst window; anything else is final now.
-        held = hit.kind is HitKind.CLICK and verdict.source == "HUMAN"
-        link = links.get((copy.email_id, hit.link_index)) if hit.link_index else None
-        row = EventRow(
-            event_id=hit.event_id,
-            user_id=copy.user_id,
-            email_id=copy.email_id,
-            copy_id=copy.id,
-            link_id=link[0] if link else None,
-            kind=hit.kind.value,
-            source=verdict.source.value,
-            rule=PENDING_RULE if held else verdict.rule,
-            duplicate=verdict.duplicate,
-            honeypot=hit.honeypot,
-            recipient=copy.recipient,
-            occurred_at=occurred,
-            method=hit.method[:8],
-            user_agent=hit.user_agent,
-            client_hash=hashes[hit.event_id],
-            client_prefix=client_prefix(hit.client_ip),
-            url=link[1] if link else None,
-        )
-        priors.add(key, row, hit.link_index)
-        rows.append(row)
     async with in_transaction() as conn:
+        # Concurrency truth: consumers recording hits of the same copies at the same
+        # instant take turns from here to commit, so each sees the other's events when it
+        # classifies (two fetches of one client count one open, across processes).
+        await lock_copies(conn, {copies[hit.copy_id].id for hit in hits})
+        priors = await load_priors(
+            [(copies[h.copy_id].id, hashes[h.event_id], h.user_agent, h.occurred_at) for h in hits],
+            cset,
+            links,
+            conn,
+        )
+        rows = [
+            _classified(hit, copies[hit.copy_id], hashes[hit.event_id], priors, links, selfs, cset)
+            for hit in sorted(hits, key=lambda h: (h.occurred_at, h.event_id))
+        ]
         inserted = await insert_events(conn, rows)
         await bump_aggregates(
             conn, [row for row in rows if row.event_id in inserted and row.counts]
@@ -181,6 +150,57 @@ async def ingest_hits(raw_hits: Sequence[Any]) -> list[RecordedEvent]:
     recorded = [recorded_event(row) for row in rows if row.rule != PENDING_RULE]
     await after_commit(recorded)
     return recorded
+
+
+def _classified(
+    hit: EdgeHit,
+    copy: CopyInfo,
+    chash: str,
+    priors: PriorIndex,
+    links: Mapping[tuple[int, int], tuple[int, str]],
+    selfs: set[str],
+    cset: ClassifierSettings,
+) -> EventRow:
+    """Classify one hit against what is known of its client, and note it for the next."""
+    key = client_key(copy.id, chash, hit.user_agent)
+    occurred = datetime.fromtimestamp(hit.occurred_at, UTC)
+    verdict = classify(
+        Hit(
+            kind=hit.kind,
+            method=hit.method,
+            user_agent=hit.user_agent,
+            client_ip=hit.client_ip,
+            occurred_at=occurred,
+            link_index=hit.link_index,
+            honeypot=hit.honeypot,
+        ),
+        priors.context(key, hit.event_id, copy.accepted_at, is_self=hit.event_id in selfs),
+        cset,
+    )
+    # A click that looks human waits for its burst window; anything else is final now.
+    held = hit.kind is HitKind.CLICK and verdict.source == "HUMAN"
+    link = links.get((copy.email_id, hit.link_index)) if hit.link_index else None
+    row = EventRow(
+        event_id=hit.event_id,
+        user_id=copy.user_id,
+        email_id=copy.email_id,
+        copy_id=copy.id,
+        link_id=link[0] if link else None,
+        kind=hit.kind.value,
+        source=verdict.source.value,
+        rule=PENDING_RULE if held else verdict.rule,
+        duplicate=verdict.duplicate,
+        honeypot=hit.honeypot,
+        recipient=copy.recipient,
+        occurred_at=occurred,
+        method=hit.method[:8],
+        user_agent=hit.user_agent,
+        client_hash=chash,
+        client_prefix=client_prefix(hit.client_ip),
+        url=link[1] if link else None,
+    )
+    priors.add(key, row, hit.link_index)
+    return row
 
 
 def _count_recorded(rows: Iterable[EventRow]) -> None:

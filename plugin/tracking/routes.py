@@ -20,6 +20,7 @@ from plugin.net import client_address
 from plugin.observability.metrics import HITS_ANSWERED
 from plugin.settings import Settings
 from plugin.tracking.classify import HitKind
+from plugin.tracking.flood import FloodGuard
 from plugin.tracking.handoff import current_handoff
 from plugin.tracking.hits import MAX_USER_AGENT, WIRE_VERSION, credential_hash, new_event_id
 from plugin.tracking.location import redirect_location
@@ -90,11 +91,18 @@ class _Endpoint:
         self.settings = settings
         self.signer = signer_for(settings)
         self.kind_code = "O" if self.kind is HitKind.OPEN else "C"
+        self.flood = FloodGuard(settings.flood_limit, settings.duplicate_window_seconds)
         # Bound once: the hot path pays an increment, not a label lookup.
         kind = self.kind.value.lower()
         self.answered = {
             outcome: HITS_ANSWERED.labels(kind, outcome)
-            for outcome in ("queued", "invalid", "queue_failed", "method_not_allowed")
+            for outcome in (
+                "queued",
+                "invalid",
+                "queue_failed",
+                "repeat_not_stored",
+                "method_not_allowed",
+            )
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -122,6 +130,11 @@ class _Endpoint:
             return False
         user_agent, credential = _headers_of(scope)
         click = token if isinstance(token, ClickToken) else None
+        address = client_address(scope, self.settings.trusted_proxies)
+        target = (token.copy_id, click.link_index if click is not None else -1)
+        if not self.flood.admit(target, address, user_agent):
+            self.answered["repeat_not_stored"].inc()  # answered as usual, not queued
+            return True
         # The wire form directly (see EdgeHit.to_wire): this runs for every hit.
         hit: dict[str, object] = {
             "v": WIRE_VERSION,
@@ -131,7 +144,7 @@ class _Endpoint:
             "t": time.time(),
             "m": scope.get("method", "GET"),
             "ua": user_agent,
-            "ip": client_address(scope, self.settings.trusted_proxies),
+            "ip": address,
         }
         if click is not None:
             hit["l"] = click.link_index

@@ -18,7 +18,14 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-__all__ = ["PENDING_RULE", "EventRow", "bump_aggregates", "finalise_event", "insert_events"]
+__all__ = [
+    "PENDING_RULE",
+    "EventRow",
+    "bump_aggregates",
+    "finalise_event",
+    "insert_events",
+    "lock_copies",
+]
 
 # The rule of a click held for the burst window; it is not counted or shown until decided.
 PENDING_RULE = "pending"
@@ -42,7 +49,9 @@ _COLUMNS = (
     "client_prefix",
     "notified",
 )
-_ROWS_PER_STATEMENT = 500  # 17 parameters a row: well under both databases' limits
+_ROWS_PER_STATEMENT = 500
+# First key of the two-key advisory locks taken per copy ("mb" + 1): the second is the copy id.
+_COPY_LOCK_SPACE = 0x6D6201  # 17 parameters a row: well under both databases' limits
 
 
 @dataclass
@@ -96,6 +105,23 @@ class EventRow:
 
 def _placeholder(conn: BaseDBAsyncClient) -> str:
     return "$" if conn.capabilities.dialect == "postgres" else "?"
+
+
+async def lock_copies(conn: BaseDBAsyncClient, copy_ids: Iterable[int]) -> None:
+    """Hold these copies until the transaction ends, against other recorders of them.
+
+    PostgreSQL: transaction-scoped advisory locks, taken in id order (no deadlock).
+    SQLite: nothing to do, the write transaction (BEGIN IMMEDIATE) already excludes
+    every other writer.
+    """
+    ordered = sorted(set(copy_ids))
+    if not ordered or conn.capabilities.dialect != "postgres":
+        return
+    await conn.execute_query(
+        "SELECT pg_advisory_xact_lock($1, copy_id) "
+        "FROM unnest($2::int[]) WITH ORDINALITY AS t(copy_id, n) ORDER BY n",
+        [_COPY_LOCK_SPACE, ordered],
+    )
 
 
 async def insert_events(conn: BaseDBAsyncClient, rows: Sequence[EventRow]) -> set[str]:

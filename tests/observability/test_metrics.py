@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -126,10 +127,15 @@ async def test_sends_move_the_counters(
     payload = await send(gql, user, to=["metrics@example.com"], html="<p>Hi</p>")
     assert payload["errors"] == []
     await mail_from(smtp_server, user.email)
-    after = await scrape(http)
-    sent = value(after, "mailbeacon_copies_sent_total", status="sent") - value(
-        before, "mailbeacon_copies_sent_total", status="sent"
-    )
+    # The worker counts the copy after the SMTP server took it: wait (bounded) for that.
+    for _ in range(400):
+        after = await scrape(http)
+        sent = value(after, "mailbeacon_copies_sent_total", status="sent") - value(
+            before, "mailbeacon_copies_sent_total", status="sent"
+        )
+        if sent:
+            break
+        await asyncio.sleep(0.05)
     assert sent == 1
     assert value(after, "mailbeacon_smtp_seconds_count") > value(
         before, "mailbeacon_smtp_seconds_count"

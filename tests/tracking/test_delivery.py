@@ -120,13 +120,28 @@ def test_the_spool_replays_what_was_not_recorded(tmp_path: Path) -> None:
     # A crash: a torn last line (its fsync never returned, so nobody got an answer).
     [left] = tmp_path.glob("hits-*.jsonl")
     with left.open("ab") as handle:
-        handle.write(b'[{"id": "torn"')
+        handle.write(b'{"n": 9, "b": [{"id": "torn"')
     again = Spool(tmp_path)
     replayed = list(again.recover())
     assert [[h["id"] for h in batch] for _, batch in replayed] == [["b"] * 10]
-    for segment, _ in replayed:
-        again.done(segment)
+    for receipt, _ in replayed:
+        again.done(receipt)
     assert list(tmp_path.glob("hits-*.jsonl")) == []
+
+
+def test_the_spool_forgets_recorded_batches_behind_a_backlog(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)  # one segment for everything
+    receipts = [spool.append([{"id": str(n), "ip": f"198.51.100.{n}"}]) for n in range(5)]
+    for receipt in receipts[:3]:
+        spool.done(receipt)  # recorded while the last two still wait
+    assert spool.compact(force=True) == 1
+    text = b"".join(path.read_bytes() for path in tmp_path.glob("hits-*"))
+    assert b"198.51.100.0" not in text and b"198.51.100.2" not in text
+    assert b"198.51.100.3" in text and b"198.51.100.4" in text
+    spool.append([{"id": "5", "ip": "198.51.100.5"}])  # appending goes on after a rewrite
+    spool.close()
+    replayed = [batch[0]["id"] for _, batch in Spool(tmp_path).recover()]
+    assert replayed == ["3", "4", "5"]
 
 
 async def test_thousands_of_concurrent_hits_are_each_stored_exactly_once(

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from plugin.sending.models import SentEmail
 from plugin.tracking.models import TrackingEvent
 from plugin.tracking.routes import PIXEL_GIF
 from plugin.tracking.tokens import TokenSigner
@@ -17,6 +18,7 @@ from tests.tracking.tracked_mail import (
     THUNDERBIRD_UA,
     make_tracked_mail,
     wait_for_events,
+    wait_until,
 )
 
 NO_CACHE = "no-store, no-cache, must-revalidate, max-age=0, private"
@@ -247,3 +249,39 @@ async def test_garbage_requests_never_get_a_500(
     assert event.user_agent == "Z" * 512
     response = await http.get(mail.open_path())  # and the server is still fine
     assert response.status_code == 200
+
+
+def test_one_clients_flood_is_answered_but_queued_only_up_to_the_limit() -> None:
+    from plugin.tracking.flood import FloodGuard
+
+    now = [0.0]
+    guard = FloodGuard(3, 10.0, clock=lambda: now[0])
+    pixel = (b"copy", -1)
+    admitted = [guard.admit(pixel, "198.51.100.1", "Mail/1") for _ in range(10)]
+    assert admitted == [True] * 3 + [False] * 7
+    # Another client (same network, or same address with another agent) is not held back.
+    assert guard.admit(pixel, "198.51.100.2", "Mail/1")
+    assert guard.admit(pixel, "198.51.100.1", "Mail/2")
+    assert guard.admit((b"copy", 1), "198.51.100.1", "Mail/1")  # another link of the email
+    now[0] = 10.0  # the next window
+    assert guard.admit(pixel, "198.51.100.1", "Mail/1")
+
+
+async def test_a_flood_from_one_client_stores_only_its_first_repeats(
+    http: Any, make_user: UserFactory, settings: Any
+) -> None:
+    user = await make_user()
+    mail = await make_tracked_mail(settings, user.id)
+    flood = [await http.get(mail.open_path(), headers={"User-Agent": "Flood/1"}) for _ in range(60)]
+    other = await http.get(mail.open_path(), headers={"User-Agent": "Reader/2"})
+    assert {r.status_code for r in [*flood, other]} == {200}  # everyone is answered
+
+    async def other_stored() -> bool:
+        return await TrackingEvent.filter(email_id=mail.email.id, user_agent="Reader/2").exists()
+
+    await wait_until(other_stored, timeout=15)
+    await asyncio.sleep(0.5)  # (anything still queued behind it)
+    stored = await TrackingEvent.filter(email_id=mail.email.id, user_agent="Flood/1").count()
+    assert settings.flood_limit <= stored < 60  # the repeats beyond the limit were not stored
+    counted = (await SentEmail.get(id=mail.email.id)).open_count
+    assert counted <= 1 + stored // settings.flood_limit  # one open per window, plus Reader/2

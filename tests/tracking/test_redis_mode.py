@@ -1,4 +1,5 @@
-"""The distributed mode: hits batched into Redis, a real `mailbeacon worker` records them."""
+"""The distributed mode: hits batched into the Redis hit stream, a real `mailbeacon worker`
+records them."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dramatiq.brokers.redis import RedisBroker
 
 from plugin.sending.models import SentEmail
-from plugin.tracking.handoff import GroupCommit, queue_sink
+from plugin.tracking.handoff import GroupCommit
+from plugin.tracking.hit_stream import stream_key, stream_sink
 from plugin.tracking.self_clients import RedisSelfClients
 from tests.conftest import REDIS_URL, UserFactory
 from tests.tracking.tracked_mail import BROWSER_UA, make_tracked_mail, wait_for_events, wire_hit
@@ -49,12 +50,11 @@ async def test_batched_redis_hand_off_and_a_real_worker_record_every_hit_once(
     ]
     hits.append(wire_hit(mail, at=now, ip="192.0.2.44", ua="Own/1 (x)"))
     hits.append(wire_hit(mail, at=now, kind="C", link=2, ua=BROWSER_UA))  # held, then decided
-    broker = RedisBroker(url=REDIS_URL, namespace=f"{settings.redis_prefix}:dramatiq")
-    commit = GroupCommit(queue_sink(broker, redis_client))  # enqueued from the loop
+    commit = GroupCommit(stream_sink(redis_client, stream_key(settings)))
     try:
         await asyncio.gather(*(commit.submit(hit) for hit in hits))
-        assert commit.hits == len(hits) and commit.batches < 10  # many hits per message
-        assert await redis_client.hlen(f"{settings.redis_prefix}:dramatiq:tracking.msgs") >= 1
+        assert commit.hits == len(hits) and commit.batches < 10  # many hits per entry
+        assert await redis_client.xlen(stream_key(settings)) == commit.batches
         env = {**os.environ, **base_env, "MAILBEACON_REDIS_URL": REDIS_URL}
         worker = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -76,7 +76,7 @@ async def test_batched_redis_hand_off_and_a_real_worker_record_every_hit_once(
         assert worker.returncode == 0, errors.decode()[-2000:]
     finally:
         await commit.close()
-        broker.close()
+    assert await redis_client.xlen(stream_key(settings)) == 0  # acknowledged and deleted
     assert sorted(str(e.event_id.hex) for e in events) == sorted(h["id"] for h in hits)
     by_ua = {e.user_agent: e for e in events}
     assert by_ua["Own/1 (x)"].source.value == "SELF"

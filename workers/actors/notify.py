@@ -7,6 +7,7 @@ import logging
 import dramatiq
 
 from plugin.live.publishing import publish_notification
+from plugin.notifications.batch import notify_for_events
 from plugin.notifications.service import InvalidNotificationMessage, notify_for_event
 from plugin.runtime import current_runtime
 
@@ -42,13 +43,14 @@ async def notify_tracking_event(event_id: str) -> None:
 
 @dramatiq.actor(queue_name="notifications", max_retries=6, min_backoff=500, max_backoff=30_000)
 async def notify_tracking_events(event_ids: list[str]) -> None:
-    """The events of one recorded batch in one message (one queue round trip per batch).
+    """The events of one recorded batch: one message, one transaction, coalesced per email.
 
     A transient failure retries the whole batch, which is safe: each event is notified
     at most once. A malformed id is logged and skipped, not allowed to poison the rest.
     """
-    for event_id in event_ids:
-        try:
-            await _notify(event_id)
-        except InvalidNotificationMessage:
-            continue
+    if not isinstance(event_ids, list):
+        log.error("dead-lettering a poisoned notification message: %.80r", event_ids)
+        raise InvalidNotificationMessage("a batch of event ids must be a list")
+    settings = current_runtime().settings
+    for notification in await notify_for_events(event_ids):
+        await publish_notification(settings, notification)

@@ -1,0 +1,183 @@
+"""The consumer side of the hit pipeline: take what is waiting, record it as one batch.
+
+A ``HitConsumer`` loops: fetch every hit waiting (up to ``max_hits``; it waits
+for the first, so a lone hit goes at once and a backlog goes hundreds at a
+time), record them (``ingest_hits``: one transaction, one notification
+message), then acknowledge them. Failures (the database or Redis down) are
+retried with backoff on the *same* batch, which is never acknowledged before
+it is committed; recording is idempotent, so a batch recorded but not
+acknowledged is simply recorded again later without counting twice.
+
+Sources: ``hit_stream.StreamSource`` (Redis Stream, distributed) and
+``LocalSource`` (spooled batches in this process's memory, embedded).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol
+
+from plugin.observability.metrics import observe_ingest, observe_queue_lag
+from plugin.tracking.hit_stream import Delivery
+from plugin.tracking.spool import Receipt, Spool
+
+__all__ = ["HitConsumer", "HitSource", "LocalSource"]
+
+log = logging.getLogger("mailbeacon.pipeline")
+
+MAX_HITS = 1000  # per recorded batch: one transaction of a few hundred ms at most
+_BLOCK_MS = 1000  # a fetch returns at least this often (stop requests, spool upkeep)
+_FIRST_BACKOFF = 0.2
+_MAX_BACKOFF = 10.0
+
+Ingest = Callable[[Sequence[Any]], Awaitable[Any]]
+
+
+class HitSource(Protocol):
+    async def fetch(self, max_hits: int, block_ms: int) -> Delivery | None: ...
+
+    async def ack(self, delivery: Delivery) -> None: ...
+
+    async def release(self, delivery: Delivery) -> None: ...
+
+    def maintain(self) -> None: ...
+
+
+class LocalSource:
+    """Spooled batches waiting in memory for the in-process consumer (embedded mode).
+
+    ``put`` is called from the serving loop, ``fetch`` runs on the worker loop.
+    """
+
+    def __init__(self, spool: Spool) -> None:
+        self.spool = spool
+        self._items: deque[tuple[Receipt, list[dict[str, Any]]]] = deque()
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wakeup: asyncio.Event | None = None
+
+    def put(self, receipt: Receipt, batch: list[dict[str, Any]]) -> None:
+        with self._lock:
+            self._items.append((receipt, batch))
+            loop, wakeup = self._loop, self._wakeup
+        if loop is not None and wakeup is not None and not wakeup.is_set():
+            # A closed worker loop (shutting down) raises: the batch stays spooled.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(wakeup.set)
+
+    def waiting(self) -> int:
+        with self._lock:
+            return sum(len(batch) for _, batch in self._items)
+
+    async def fetch(self, max_hits: int, block_ms: int) -> Delivery | None:
+        if self._wakeup is None:
+            with self._lock:
+                self._loop = asyncio.get_running_loop()
+                self._wakeup = asyncio.Event()
+        wakeup = self._wakeup
+        if not self._items:
+            wakeup.clear()
+            if not self._items:  # re-checked after clear: a put in between is not missed
+                try:
+                    await asyncio.wait_for(wakeup.wait(), block_ms / 1000)
+                except TimeoutError:
+                    return None
+        delivery = Delivery(hits=[])
+        with self._lock:
+            while self._items and (not delivery.hits or len(delivery.hits) < max_hits):
+                receipt, batch = self._items.popleft()
+                delivery.receipts.append(receipt)
+                delivery.hits.extend(batch)
+        return delivery if delivery.receipts else None
+
+    async def ack(self, delivery: Delivery) -> None:
+        for receipt in delivery.receipts:
+            self.spool.done(receipt)
+        self.spool.compact()
+
+    async def release(self, delivery: Delivery) -> None:
+        """Nothing to do: unrecorded batches stay in the spool and are replayed at start."""
+
+    def maintain(self) -> None:
+        self.spool.compact()
+
+
+class HitConsumer:
+    """Fetch, record, acknowledge, forever; backs off while storage or the queue is down."""
+
+    def __init__(self, source: HitSource, ingest: Ingest, *, max_hits: int = MAX_HITS) -> None:
+        self.source = source
+        self.ingest = ingest
+        self.max_hits = max_hits
+        self.block_ms = _BLOCK_MS
+        self._stopping = False
+        self.batches = 0
+        self.hits = 0
+
+    def stop(self) -> None:
+        """Finish the batch in hand (record and acknowledge it), then return from ``run``."""
+        self._stopping = True
+
+    async def run(self) -> None:
+        delivery: Delivery | None = None
+        recorded = False
+        backoff = _FIRST_BACKOFF
+        while not self._stopping or (delivery is not None and backoff <= _FIRST_BACKOFF):
+            try:
+                if delivery is None:
+                    self.source.maintain()
+                    recorded = False
+                    delivery = await self.source.fetch(self.max_hits, self.block_ms)
+                    if delivery is None:
+                        continue
+                if not recorded:
+                    await self._record(delivery)
+                    recorded = True
+                await self.source.ack(delivery)
+                self.batches += 1
+                self.hits += len(delivery.hits)
+                delivery, backoff = None, _FIRST_BACKOFF
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # storage or queue down: wait, then try the same batch again
+                log.warning(
+                    "recording tracking hits failed (%s: %s); retrying in %.1f s",
+                    type(exc).__name__,
+                    exc,
+                    backoff,
+                )
+                await self._pause(backoff)
+                backoff = min(backoff * 2, _MAX_BACKOFF)
+        if delivery is not None and not recorded:
+            try:
+                await self.source.release(delivery)
+            except Exception as exc:  # they stay pending and are claimed after CLAIM_IDLE_MS
+                log.warning("returning %d unrecorded hit(s) failed: %s", len(delivery.hits), exc)
+
+    async def _record(self, delivery: Delivery) -> None:
+        started = time.perf_counter()
+        times = [hit["t"] for hit in delivery.hits if isinstance(hit, dict) and "t" in hit]
+        oldest = min((t for t in times if isinstance(t, int | float)), default=None)
+        if oldest is not None:
+            observe_queue_lag(time.time() - oldest)
+        await self.ingest(delivery.hits)
+        seconds = time.perf_counter() - started
+        observe_ingest(seconds, len(delivery.hits))
+        # One line per batch; counts only (no address, token or recipient).
+        log.info(
+            "recorded a batch of %d hit(s) in %.0f ms%s",
+            len(delivery.hits),
+            seconds * 1000,
+            " (taken over from a stopped consumer)" if delivery.claimed else "",
+        )
+
+    async def _pause(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not self._stopping and time.monotonic() < deadline:
+            await asyncio.sleep(min(0.1, deadline - time.monotonic()))

@@ -1,0 +1,95 @@
+"""Running the hit consumer in a process: on the Dramatiq worker's event loop, with its ORM.
+
+The consumer shares the loop (and the Tortoise context) that the worker's async
+actors use, so everything it calls after commit (live publishing, enqueueing
+notifications, the SELF store on Redis) behaves exactly as in an actor.
+Embedded, ``serve`` runs it next to its in-process workers; distributed,
+``mailbeacon worker`` runs one per process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+from dataclasses import dataclass
+
+import dramatiq
+from dramatiq.asyncio import get_event_loop_thread
+from redis.asyncio import Redis
+
+from plugin.runtime import Runtime
+from plugin.tracking.consumer import HitConsumer, HitSource
+from plugin.tracking.handoff import local_source
+from plugin.tracking.hit_stream import StreamSource, stream_key
+from plugin.tracking.ingest import ingest_hits
+
+__all__ = ["RunningConsumer", "start_consumer"]
+
+log = logging.getLogger("mailbeacon.pipeline")
+
+
+@dataclass
+class RunningConsumer:
+    consumer: HitConsumer
+    future: concurrent.futures.Future[None]
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Finish and acknowledge the batch in hand, return unrecorded work, then return."""
+        self.consumer.stop()
+        try:
+            self.future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            log.error("the hit consumer did not stop within %.0f s", timeout)
+            self.future.cancel()
+        except Exception:
+            log.exception("the hit consumer failed")
+
+
+def _orm_context(broker: dramatiq.Broker) -> object:
+    from workers.middleware import OrmMiddleware
+
+    for middleware in broker.middleware:
+        if isinstance(middleware, OrmMiddleware) and middleware.ctx is not None:
+            return middleware.ctx
+    raise RuntimeError("the worker's ORM is not open: start the Dramatiq worker first")
+
+
+def start_consumer(runtime: Runtime) -> RunningConsumer:
+    """Start consuming hits on the event loop of this process's (started) Dramatiq worker."""
+    loop_thread = get_event_loop_thread()
+    if loop_thread is None:
+        raise RuntimeError("the AsyncIO middleware's loop is not running")
+    ctx = _orm_context(runtime.broker)
+    settings = runtime.settings
+    redis: Redis | None = None
+    source: HitSource
+    if settings.embedded:
+        local = local_source()
+        if local is None:
+            raise RuntimeError("start the hand-off before the consumer")
+        source = local
+    else:
+        assert settings.redis_url is not None
+        # A client of its own, used only on the worker loop (connections belong to a loop).
+        redis = Redis.from_url(settings.redis_url, health_check_interval=30)
+        source = StreamSource(redis, stream_key(settings))
+    consumer = HitConsumer(source, ingest_hits)
+
+    async def run() -> None:
+        # Current in this task only (as the middleware does per worker thread; never left,
+        # since TortoiseContext keeps one reset token for all threads).
+        ctx.__enter__()  # type: ignore[attr-defined]
+        try:
+            await consumer.run()
+            if isinstance(source, StreamSource):
+                try:
+                    await source.retire()
+                except Exception as exc:  # Redis down at shutdown: the group keeps a stale name
+                    log.warning("leaving the hit stream's group failed: %s", exc)
+        finally:
+            if redis is not None:
+                await redis.aclose()
+
+    future = asyncio.run_coroutine_threadsafe(run(), loop_thread.loop)
+    return RunningConsumer(consumer, future)

@@ -1,0 +1,180 @@
+"""The consumer side: batches formed where hits are consumed, exact counts under concurrency,
+dead consumers' work taken over, and no raw client address left on disk."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import subprocess
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from plugin.notifications.models import Notification
+from plugin.sending.models import SentEmail
+from plugin.tracking.consumer import HitConsumer, LocalSource
+from plugin.tracking.handoff import current_handoff
+from plugin.tracking.hit_stream import StreamSource, stream_sink
+from plugin.tracking.ingest import ingest_hits
+from plugin.tracking.models import TrackingEvent
+from plugin.tracking.spool import Spool
+from tests.conftest import UserFactory
+from tests.tracking.tracked_mail import make_tracked_mail, wait_until, wire_hit
+
+
+class Recorder:
+    """An ingest that remembers the batches it was given."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[Any]] = []
+
+    async def __call__(self, hits: Sequence[Any]) -> None:
+        self.batches.append(list(hits))
+
+
+async def _run_until(consumer: HitConsumer, done: Any) -> None:
+    task = asyncio.create_task(consumer.run())
+    try:
+        await wait_until(done, timeout=15)
+    finally:
+        consumer.stop()
+        await asyncio.wait_for(task, 10)
+
+
+async def test_hits_that_arrived_one_by_one_are_recorded_as_one_batch(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    local = LocalSource(spool)
+    for n in range(50):  # fifty requests, one hit each, while the consumer was busy
+        batch = [{"id": n, "ip": f"192.0.2.{n}"}]
+        local.put(spool.append(batch), batch)
+    recorder = Recorder()
+    consumer = HitConsumer(local, recorder, max_hits=1000)
+
+    async def all_recorded() -> bool:
+        return sum(len(b) for b in recorder.batches) == 50
+
+    await _run_until(consumer, all_recorded)
+    assert len(recorder.batches) == 1  # one transaction for the fifty
+    assert list(tmp_path.glob("hits-*")) == []  # recorded: gone from disk
+
+
+async def test_a_failed_batch_is_retried_until_it_is_recorded(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    local = LocalSource(spool)
+    batch = [{"id": 1}]
+    local.put(spool.append(batch), batch)
+    attempts: list[int] = []
+
+    async def flaky(hits: Sequence[Any]) -> None:
+        attempts.append(len(hits))
+        if len(attempts) < 3:
+            raise ConnectionError("database restarting")
+
+    consumer = HitConsumer(local, flaky)
+
+    async def recorded() -> bool:
+        return consumer.hits == 1
+
+    await _run_until(consumer, recorded)
+    assert attempts == [1, 1, 1] and spool.pending_batches() == 0
+
+
+async def test_the_stream_batches_at_the_consumer_and_dead_consumers_work_is_taken_over(
+    settings: Any, redis_client: Any
+) -> None:
+    key = f"{settings.redis_prefix}:test-hits:{uuid.uuid4().hex[:8]}"
+    sink = stream_sink(redis_client, key)
+    try:
+        for n in range(30):  # thirty lone hits, one entry each
+            await sink([{"id": n}])
+        dead = StreamSource(redis_client, key, consumer="dead", claim_idle_ms=200)
+        taken = await dead.fetch(max_hits=1000, block_ms=100)
+        assert taken is not None and len(taken.hits) == 30 and len(taken.receipts) == 30
+        # "dead" never acknowledges; a live consumer takes its entries over once idle.
+        live = StreamSource(redis_client, key, consumer="live", claim_idle_ms=200)
+        assert await live.fetch(max_hits=1000, block_ms=50) is None  # not idle long enough
+        live._claim_due = 0.0  # (it looks again every 10 s; the test does not wait for that)
+        await asyncio.sleep(0.3)
+        claimed = await live.fetch(max_hits=1000, block_ms=50)
+        assert claimed is not None and claimed.claimed
+        assert sorted(h["id"] for h in claimed.hits) == list(range(30))
+        await live.ack(claimed)
+        assert await redis_client.xlen(key) == 0  # acknowledged entries are deleted
+        await live.retire()
+        await dead.retire()
+    finally:
+        await redis_client.delete(key)
+
+
+async def test_two_consumers_recording_one_client_at_the_same_instant_count_one_open(
+    make_user: UserFactory, settings: Any
+) -> None:
+    user = await make_user()
+    mail = await make_tracked_mail(settings, user.id)
+    now = time.time()
+    for round_ in range(5):  # each round: the same client twice, in two batches at once
+        at = now + round_ * 100
+        first, second = wire_hit(mail, at=at), wire_hit(mail, at=at + 0.001)
+        await asyncio.gather(ingest_hits([first]), ingest_hits([second]))
+    events = await TrackingEvent.filter(email_id=mail.email.id)
+    assert len(events) == 10
+    assert sorted(e.duplicate for e in events) == [False] * 5 + [True] * 5
+    assert (await SentEmail.get(id=mail.email.id)).open_count == 5
+
+
+async def test_a_batch_rings_the_bell_once_per_email(
+    make_user: UserFactory, settings: Any
+) -> None:
+    from plugin.notifications.batch import notify_for_events
+
+    user = await make_user()
+    mail = await make_tracked_mail(settings, user.id)
+    now = time.time()
+    hits = [wire_hit(mail, at=now, ip=f"198.51.100.{n}") for n in range(40)]
+    recorded = await ingest_hits(hits)
+    ids = [event.event_id for event in recorded]
+    await wait_until(lambda: _notified(mail.email.id, 40), timeout=15)
+    assert await notify_for_events(ids) == []  # a redelivered batch changes nothing
+    [notification] = await Notification.filter(email_id=mail.email.id)
+    assert notification.count == 40
+
+
+async def _notified(email_id: int, count: int) -> bool:
+    return await TrackingEvent.filter(email_id=email_id, notified=True).count() >= count
+
+
+def _files_holding(directory: Path, needle: str) -> list[str]:
+    """Files under ``directory`` containing ``needle``, found by grep in another process:
+    opening and closing the SQLite files here would drop this process's SQLite locks
+    (POSIX locks belong to the process, and any close releases them)."""
+    found = subprocess.run(
+        ["grep", "-r", "-l", "-a", "-F", "--", needle, str(directory)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert found.returncode in (0, 1), found.stderr
+    return found.stdout.splitlines()
+
+
+async def test_no_raw_client_address_stays_on_disk_once_recorded(
+    server: str, make_user: UserFactory, settings: Any
+) -> None:
+    user = await make_user()
+    mail = await make_tracked_mail(settings, user.id)
+    address = f"2001:db8::{secrets.token_hex(2)}:{secrets.token_hex(2)}"
+    handoff = current_handoff()
+    assert handoff is not None
+    await handoff.submit(wire_hit(mail, at=time.time(), ip=address))  # the edge's own path
+
+    async def stored() -> bool:
+        return await TrackingEvent.filter(email_id=mail.email.id).exists()
+
+    await wait_until(stored, timeout=15)
+
+    async def forgotten() -> bool:
+        return not _files_holding(settings.data_dir, address)
+
+    await wait_until(forgotten, timeout=5)  # the promise: within 5 s of being recorded
