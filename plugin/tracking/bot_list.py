@@ -17,7 +17,6 @@ regular expressions stay as they are.
 from __future__ import annotations
 
 import functools
-import json
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -27,8 +26,6 @@ import yaml
 
 __all__ = ["BotList", "load_bot_list"]
 
-_PACKAGE = "crawleruseragents"
-_DATA_FILE = "crawler-user-agents.json"
 # A pattern is plain text when it has no regex syntax other than escaped characters.
 _REGEX_SYNTAX = re.compile(r"(?<!\\)[\^$.\[\]()|*+?{}]|\\[dDwWsSbBAZz]")
 
@@ -94,8 +91,11 @@ def _exclusions() -> dict[str, str]:
 
 def published_patterns() -> list[str]:
     """Every pattern of the installed ``crawler-user-agents`` release, in its order."""
-    data = json.loads(resources.files(_PACKAGE).joinpath(_DATA_FILE).read_text("utf-8"))
-    return [str(entry["pattern"]) for entry in data]
+    # Imported here: the package reads its JSON when imported, which only the first
+    # classification should pay.
+    import crawleruseragents
+
+    return [str(entry["pattern"]) for entry in crawleruseragents.CRAWLER_USER_AGENTS_DATA]
 
 
 @functools.cache
