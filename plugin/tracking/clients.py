@@ -114,7 +114,7 @@ def _version(*parts: str | None) -> str | None:
 def _device(ua: str, result: ua_parser.Result) -> DeviceType:
     device = result.device
     family = device.family if device else ""
-    brand = device.brand or "" if device else ""
+    brand = (device.brand or "") if device else ""
     os_family = result.os.family if result.os else ""
     if family == "Spider":
         return DeviceType.UNKNOWN
