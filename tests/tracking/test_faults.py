@@ -267,7 +267,9 @@ async def test_redis_restart_and_a_killed_worker_lose_nothing_and_count_nothing_
                 rung = await conn.fetchval("SELECT coalesce(sum(count), 0) FROM mb_notification")
                 return int(rung) == recorded
 
-            await _until(bell_caught_up, "the bell to count every open", 60)
+            # A notification message the killed worker held comes back when Dramatiq's
+            # maintenance finds the dead worker (its heartbeat timeout is 60 s).
+            await _until(bell_caught_up, "the bell to count every open", 180)
         finally:
             await conn.close()
     finally:
