@@ -16,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import multiprocessing
+import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any, Literal, TypeVar
@@ -45,6 +47,18 @@ def configure_cpu_pool(workers: int, kind: str = "process") -> None:
     _kind = kind  # type: ignore[assignment]  # checked just above
 
 
+def _exit_with_parent(parent: int) -> None:
+    """Pool process initializer: end when the parent is gone (killed, not shut down),
+    instead of lingering as an orphan."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="mb-cpu-parent-watch", daemon=True).start()
+
+
 def _get_pool() -> Executor:
     global _pool
     with _lock:
@@ -55,7 +69,8 @@ def _get_pool() -> Executor:
                 # spawn, not fork: the parent has threads (workers, Redis, the ORM) that
                 # a fork would copy mid-flight.
                 _pool = ProcessPoolExecutor(
-                    max_workers=_workers, mp_context=multiprocessing.get_context("spawn")
+                    max_workers=_workers, mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_exit_with_parent, initargs=(os.getpid(),),
                 )
         return _pool
 
