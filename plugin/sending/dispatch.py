@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from tortoise.expressions import F
 
 from consent.footer import append_stop_tracking_footer
+from plugin.cpu import run_cpu
 from plugin.hooks import registry
 from plugin.jobs import enqueue_async
 from plugin.observability.logs import redact_addresses
@@ -156,7 +157,9 @@ async def _retry_later(
 
 async def _build(email: SentEmail, copy: EmailCopy, settings: Settings):  # type: ignore[no-untyped-def]
     links = await TrackedLink.filter(email_id=email.id).values_list("url", "position")
-    bodies = instrument_copy(
+    # CPU-bound (seconds for thousands of links): in the pool, off every event loop.
+    bodies = await run_cpu(
+        instrument_copy,
         html=email.html, text=email.text, public_id=bytes.fromhex(copy.public_id),
         track_opens=copy.track_opens, track_links=copy.track_links,
         indexes={str(url): int(position) for url, position in links}, settings=settings,
@@ -172,7 +175,9 @@ async def _build(email: SentEmail, copy: EmailCopy, settings: Settings):  # type
             )
         else:
             html, text = await append_stop_tracking_footer(html, text, [copy.recipient], settings)
-    return build_message(
+    # Encoding megabytes of body as MIME is CPU work too.
+    return await run_cpu(
+        build_message,
         sender_name=email.user.name, sender_address=email.user.email,
         to=email.to_addresses, cc=email.cc_addresses, subject=email.subject,
         text=text, html=html, message_id=copy.message_id or "",
