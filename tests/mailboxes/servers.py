@@ -124,9 +124,9 @@ class Dovecot:
         ))
         if not (self.root / "passwd").exists():
             (self.root / "passwd").write_text("")
-        self._process = subprocess.Popen(  # noqa: S603 - our own binary and config
+        self._process = subprocess.Popen(
             [DOVECOT, "-F", "-c", str(config)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -176,7 +176,7 @@ class AuthedEnvelope:
 
 @dataclass
 class AuthSmtp:
-    """aiosmtpd requiring AUTH (plain text allowed: it listens on the loopback address only)."""
+    """aiosmtpd requiring AUTH before MAIL (plain text allowed: it listens on 127.0.0.1 only)."""
 
     accounts: dict[str, str] = field(default_factory=dict)
     envelopes: list[AuthedEnvelope] = field(default_factory=list)
@@ -188,11 +188,22 @@ class AuthSmtp:
         if isinstance(auth_data, LoginPassword):
             login = auth_data.login.decode()
             if self.accounts.get(login) == auth_data.password.decode():
-                return AuthResult(success=True, auth_data=auth_data)
+                session.mailbox_login = login
+                return AuthResult(success=True)
         return AuthResult(success=False, handled=False)
 
+    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str,
+                          mail_options: list[str]) -> str:
+        # AUTH is required here (aiosmtpd's own switch warns about plain text, which is
+        # what a loopback relay is).
+        if not getattr(session, "mailbox_login", None):
+            return "530 5.7.0 Authentication required"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        login = session.auth_data.login.decode() if session.auth_data else ""
+        login = getattr(session, "mailbox_login", "")
         self.envelopes.append(AuthedEnvelope(
             login=login, mail_from=envelope.mail_from, rcpt_tos=list(envelope.rcpt_tos),
             content=envelope.original_content or envelope.content,
@@ -202,7 +213,7 @@ class AuthSmtp:
     def start(self) -> None:
         self._controller = Controller(
             self, hostname="127.0.0.1", port=self.port, authenticator=self._authenticate,
-            auth_required=True, auth_require_tls=False,
+            auth_require_tls=False,
         )
         self._controller.start()
 
