@@ -58,7 +58,10 @@ async def erase_recipient_data(
         records = await ConsentRecord.filter(recipient=address).delete()
         # A fresh entry: its time is the erasure's, which recipientConsent then reports.
         await ConsentSuppression.filter(address_hash__in=hashes).delete()
-        await ConsentSuppression.create(address_hash=hashes[0], status=ConsentState.WITHDRAWN)
+        # Erasure is the recipient's own request: a CRM user's grant cannot undo it.
+        await ConsentSuppression.create(
+            address_hash=hashes[0], status=ConsentState.WITHDRAWN, by_recipient=True
+        )
     return ErasureReport(
         email=address,
         events_deleted=events,

@@ -1,18 +1,26 @@
 """The "Stop tracking" footer of tracked emails (for the sending pipeline).
 
 Contract with the sending pipeline: for every copy that goes out *tracked*, call
-:func:`stop_tracking_footer` with the addresses that copy is visibly addressed
-to (the one recipient of a per-recipient copy; to + cc of a shared message) and
-append the returned HTML to the HTML body and the text to the text body. The
-HTML anchor carries ``data-mb-no-track``, so the HTML instrumenter leaves it
-alone (it may be appended before or after instrumenting); the text instrumenter
-rewrites every URL, so append the text part *after* instrumenting the text. An
-untracked copy must not get a footer: it carries no link to the tracking domain.
+:func:`stop_tracking_footer` with every address the copy goes to (the one
+recipient of a per-recipient copy; to + cc + bcc of a shared message) and, for a
+shared message, ``message=`` the copy's public id; append the returned HTML to
+the HTML body and the text to the text body. The HTML anchor carries
+``data-mb-no-track``, so the HTML instrumenter leaves it alone (it may be
+appended before or after instrumenting); the text instrumenter rewrites every
+URL, so append the text part *after* instrumenting the text. An untracked copy
+must not get a footer: it carries no link to the tracking domain.
+
+Which link (DESIGN.md, consent: a link that can record a choice reaches only the
+recipient it names): a copy that goes to one recipient alone carries that
+recipient's personal link; a copy shared by several carries one message-level
+link, which can only stop that message's tracking and mail a recipient its
+personal link.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,48 +31,69 @@ from consent.signing import keys_for
 from consent.templating import DEFAULT_LANGUAGE, render
 from plugin.settings import Settings
 
-__all__ = ["ConsentLink", "append_stop_tracking_footer", "consent_url", "stop_tracking_footer"]
+__all__ = [
+    "ConsentLink",
+    "append_stop_tracking_footer",
+    "message_link_url",
+    "personal_link_url",
+    "stop_tracking_footer",
+]
 
 
 _BODY_CLOSE = re.compile(r"</body\s*>", re.IGNORECASE)
+_SECONDS_PER_DAY = 86_400
 
 
 @dataclass(frozen=True)
 class ConsentLink:
-    recipient: str
     url: str
+    shared: bool  # a message-level link ("Stop tracking this message")
 
 
-def consent_url(email: str, settings: Settings) -> str:
-    """The signed link to the recipient's consent page on the tracking domain."""
-    return f"{settings.public_url}/consent/{keys_for(settings).sign_link(email)}"
+def _expiry(settings: Settings, now: float | None) -> float:
+    return (time.time() if now is None else now) + settings.consent_link_days * _SECONDS_PER_DAY
+
+
+def personal_link_url(email: str, settings: Settings, *, now: float | None = None) -> str:
+    """The recipient's own consent page (records its choice): only for mail to it alone."""
+    token = keys_for(settings).sign_personal_link(email, expires_at=_expiry(settings, now))
+    return f"{settings.public_url}/consent/{token}"
+
+
+def message_link_url(public_id: str, settings: Settings, *, now: float | None = None) -> str:
+    """The consent page of a shared message's copy (stops it, mails personal links)."""
+    token = keys_for(settings).sign_message_link(public_id, expires_at=_expiry(settings, now))
+    return f"{settings.public_url}/consent/{token}"
 
 
 async def stop_tracking_footer(
-    recipients: str | Sequence[str], settings: Settings | None = None
+    recipients: str | Sequence[str],
+    settings: Settings | None = None,
+    *,
+    message: str | None = None,
 ) -> tuple[str, str] | None:
     """``(html, text)`` of a short "Stop tracking" footer for a tracked copy, or None when
     no recipient of the copy is under an opt-in or opt-out policy.
 
-    One link per such recipient (labelled with the address when there are several).
-    Templates ``stop_tracking.html`` / ``stop_tracking.txt`` (overridable).
+    One recipient: its personal link. Several: the message-level link of ``message`` (the
+    copy's public id, required then). Templates ``stop_tracking.html`` /
+    ``stop_tracking.txt`` (overridable).
     """
     settings = settings or current_settings()
-    addresses = [recipients] if isinstance(recipients, str) else list(recipients)
+    listed = [recipients] if isinstance(recipients, str) else list(recipients)
+    addresses = list(dict.fromkeys(normalize_address(r) for r in listed))
     config = policy_config(settings)
-    links: list[ConsentLink] = []
-    seen: set[str] = set()
-    for recipient in addresses:
-        address = normalize_address(recipient)
-        if address in seen:
-            continue
-        seen.add(address)
-        if policy_for(await jurisdiction_of(address), config) in ("opt-in", "opt-out"):
-            links.append(ConsentLink(recipient=address, url=consent_url(address, settings)))
-    if not links:
+    due = [a for a in addresses if policy_for(await jurisdiction_of(a), config) != "none"]
+    if not due:
         return None
-    html = render(settings.data_dir, "stop_tracking.html", DEFAULT_LANGUAGE, links=links)
-    text = render(settings.data_dir, "stop_tracking.txt", DEFAULT_LANGUAGE, links=links)
+    if len(addresses) == 1:
+        link = ConsentLink(url=personal_link_url(addresses[0], settings), shared=False)
+    elif message is None:
+        raise ValueError("the footer of a shared message needs the copy's public id")
+    else:
+        link = ConsentLink(url=message_link_url(message, settings), shared=True)
+    html = render(settings.data_dir, "stop_tracking.html", DEFAULT_LANGUAGE, link=link)
+    text = render(settings.data_dir, "stop_tracking.txt", DEFAULT_LANGUAGE, link=link)
     return html.strip(), text.strip()
 
 
@@ -73,10 +102,12 @@ async def append_stop_tracking_footer(
     text: str | None,
     recipients: Sequence[str],
     settings: Settings | None = None,
+    *,
+    message: str | None = None,
 ) -> tuple[str | None, str | None]:
     """The instrumented bodies of a *tracked* copy with the footer added (HTML before the
     last ``</body>``, else at the end; text at the end); unchanged when none is due."""
-    footer = await stop_tracking_footer(recipients, settings)
+    footer = await stop_tracking_footer(recipients, settings, message=message)
     if footer is None:
         return html, text
     footer_html, footer_text = footer

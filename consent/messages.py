@@ -43,6 +43,31 @@ _EN = {
         "here, and change your mind at any time:"
     ),
     "email_no_tracking": "This email itself is not tracked.",
+    "error_expired": (
+        "This link has expired. Please use the link in a more recent email from us, or "
+        "ask the sender for a new one."
+    ),
+    "error_address": "That is not a valid email address.",
+    "message_explain": (
+        "This email was sent to several people, so this page cannot record a choice for "
+        "one of them. You can stop the tracking of this email for everyone it was sent "
+        "to, or get a link of your own, by email, to make your choice for your address."
+    ),
+    "message_stop_legend": "This email",
+    "message_stop": "Stop tracking this email",
+    "message_stopped": "Tracking of this email is stopped.",
+    "personal_legend": "Your own choice",
+    "personal_explain": (
+        "Enter your address: if this email was sent to it, we email you a link to make "
+        "your choice (at most one such email per address and day)."
+    ),
+    "personal_address": "Your email address",
+    "personal_send": "Email me my link",
+    "done_STOPPED": "Done: activity on this email is no longer recorded, for anyone.",
+    "done_LINK": (
+        "If this email was sent to that address, a link to make your own choice is on "
+        "its way to it."
+    ),
 }
 
 _IT = {
@@ -84,6 +109,32 @@ _IT = {
         "idea in qualsiasi momento:"
     ),
     "email_no_tracking": "Questa email non è tracciata.",
+    "error_expired": (
+        "Questo link è scaduto. Usa il link contenuto in una nostra email più recente, "
+        "oppure chiedine uno nuovo al mittente."
+    ),
+    "error_address": "Questo non è un indirizzo email valido.",
+    "message_explain": (
+        "Questa email è stata inviata a più persone, quindi questa pagina non può "
+        "registrare la scelta di una di loro. Puoi interrompere il tracciamento di questa "
+        "email per tutti i destinatari, oppure ricevere via email un link personale per "
+        "esprimere la tua scelta per il tuo indirizzo."
+    ),
+    "message_stop_legend": "Questa email",
+    "message_stop": "Interrompi il tracciamento di questa email",
+    "message_stopped": "Il tracciamento di questa email è interrotto.",
+    "personal_legend": "La tua scelta",
+    "personal_explain": (
+        "Inserisci il tuo indirizzo: se questa email ti è stata inviata, ti mandiamo un "
+        "link per esprimere la tua scelta (al massimo una email del genere al giorno)."
+    ),
+    "personal_address": "Il tuo indirizzo email",
+    "personal_send": "Inviami il mio link",
+    "done_STOPPED": "Fatto: l'attività su questa email non viene più registrata, per nessuno.",
+    "done_LINK": (
+        "Se questa email è stata inviata a quell'indirizzo, un link per esprimere la tua "
+        "scelta è in arrivo."
+    ),
 }
 
 #: Wording per language code; every language has the same keys as English.

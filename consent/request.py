@@ -10,7 +10,7 @@ English otherwise.
 
 from __future__ import annotations
 
-from consent.footer import consent_url
+from consent.footer import personal_link_url
 from consent.service import (
     RecipientConsentState,
     current_settings,
@@ -45,7 +45,9 @@ async def request_tracking_consent(
     address = validate_address(email)
     jurisdiction = await jurisdiction_of(address)
     language = "it" if jurisdiction.country in _ITALIAN else "en"
-    context = {"url": consent_url(address, settings), "text_version": settings.consent_text_version}
+    # Mailed to this recipient alone: its personal link, which may record its choice.
+    url = personal_link_url(address, settings)
+    context = {"url": url, "text_version": settings.consent_text_version}
     subject = " ".join(render(settings.data_dir, "request_email_subject.txt", language).split())
     message = build_message(
         sender_name=requested_by.name,

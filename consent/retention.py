@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from consent.models import ConsentFormUse, ConsentLinkMail
+from consent.signing import FORM_MAX_AGE_SECONDS
 from plugin.settings import Settings
 from plugin.tracking.models import TrackingEvent
 
-__all__ = ["purge_expired_events", "retention_cutoff"]
+__all__ = ["purge_expired_events", "purge_spent_consent_bookkeeping", "retention_cutoff"]
 
 # Deleting in slices keeps each statement (and a SQLite write lock) short.
 _BATCH = 5000
@@ -22,8 +24,20 @@ def retention_cutoff(settings: Settings, now: datetime | None = None) -> datetim
     return (now or datetime.now(UTC)) - timedelta(days=settings.event_retention_days)
 
 
+async def purge_spent_consent_bookkeeping(now: datetime | None = None) -> None:
+    """Forget used form nonces once their forms have expired anyway, and personal-link mails
+    once their day (the rate limit's key) is over."""
+    moment = now or datetime.now(UTC)
+    await ConsentFormUse.filter(
+        used_at__lt=moment - timedelta(seconds=2 * FORM_MAX_AGE_SECONDS)
+    ).delete()
+    await ConsentLinkMail.filter(created_at__lt=moment - timedelta(days=2)).delete()
+
+
 async def purge_expired_events(settings: Settings, now: datetime | None = None) -> int:
-    """Delete every event past retention; return how many were deleted."""
+    """Delete every event past retention (and the consent bookkeeping that can no longer
+    matter); return how many events were deleted."""
+    await purge_spent_consent_bookkeeping(now)
     cutoff = retention_cutoff(settings, now)
     total = 0
     while True:

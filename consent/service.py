@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
+from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from consent.jurisdiction import Jurisdiction, normalize_address, resolve_jurisdiction
-from consent.models import ConsentRecord, ConsentState, ConsentSuppression
+from consent.models import ConsentFormUse, ConsentRecord, ConsentState, ConsentSuppression
 from consent.policy import (
     DEFAULT_POLICIES,
     ConsentStatus,
@@ -29,20 +30,26 @@ from consent.policy import (
 )
 from consent.signing import keys_for
 from plugin.accounts.models import User
-from plugin.errors import ValidationError
+from plugin.errors import MailbeaconError, ValidationError
 from plugin.hooks import registry
+from plugin.sending.validation import check_text
+from plugin.sending.validation import normalize_address as check_address
 from plugin.settings import Settings
 
 __all__ = [
     "REFUSALS",
     "ConsentState",
+    "FormUsedError",
     "RecipientConsentState",
+    "RecipientRefusedError",
     "current_settings",
     "jurisdiction_of",
     "latest_change_at",
     "policy_config",
     "recipient_consent",
     "record_consent",
+    "refused_by_recipient",
+    "spend_form",
     "statuses_of",
     "validate_address",
 ]
@@ -52,6 +59,7 @@ REFUSALS = frozenset({ConsentState.DENIED, ConsentState.WITHDRAWN})
 #: Source reported for a state that only a suppression entry (erasure) still holds.
 ERASURE_SOURCE = "erasure"
 _MAX_SOURCE = 100
+_MAX_NOTE = 1000
 
 
 @dataclass(frozen=True)
@@ -97,12 +105,9 @@ def policy_config(settings: Settings) -> PolicyConfig:
 
 
 def validate_address(email: str, field: str = "email") -> str:
-    """The normalized address, or ValidationError when it is plainly not an address."""
-    address = normalize_address(email) if isinstance(email, str) else ""
-    local, at, domain = address.rpartition("@")
-    if not at or not local or not domain or len(address) > 254 or any(c.isspace() for c in address):
-        raise ValidationError("not a valid email address", field=field)
-    return address
+    """The address as consent keys it (see :func:`normalize_address`), after the one address
+    validator sendEmail uses: INVALID_ADDRESS, HEADER_INJECTION or INVALID_TEXT otherwise."""
+    return normalize_address(check_address(email, field=field).display)
 
 
 async def jurisdiction_of(email: str) -> Jurisdiction:
@@ -167,42 +172,124 @@ async def recipient_consent(email: str, settings: Settings | None = None) -> Rec
     )
 
 
+class RecipientRefusedError(MailbeaconError):
+    """A CRM user's GRANTED over the recipient's own refusal (or an erasure)."""
+
+    code = "RECIPIENT_REFUSED"
+
+
+class FormUsedError(ValidationError):
+    """The consent form was used already (one form records one choice)."""
+
+    code = "FORM_USED"
+
+
+def _parse_status(status: ConsentStatus | ConsentState | str) -> ConsentState:
+    try:
+        return ConsentState(status.value if isinstance(status, ConsentStatus) else str(status))
+    except ValueError:
+        raise ValidationError(
+            "status must be GRANTED, DENIED or WITHDRAWN", field="status"
+        ) from None
+
+
+def _clean_text(value: str | None, field: str, limit: int) -> str | None:
+    text = value.strip() if isinstance(value, str) else ""
+    check_text(text, field=field)
+    if len(text) > limit:
+        raise ValidationError(f"{field} has at most {limit} characters", field=field,
+                              code="TOO_LARGE")
+    return text or None
+
+
+async def spend_form(nonce: str) -> None:
+    """Mark a consent form used (FormUsedError if it was): the insert under a unique key is
+    the atomic check, whatever the number of concurrent POSTs."""
+    try:
+        await ConsentFormUse.create(nonce=nonce)
+    except IntegrityError:
+        raise FormUsedError("this consent form was used already", field="form") from None
+
+
+async def refused_by_recipient(email: str, settings: Settings | None = None) -> bool:
+    """Whether the recipient's own refusal (consent page, erasure) stands: then only the
+    recipient's own grant, or an administrator's with a note of the proof, lifts it."""
+    hashes = keys_for(settings or current_settings()).address_hashes(email)
+    return await ConsentSuppression.filter(address_hash__in=hashes, by_recipient=True).exists()
+
+
 async def record_consent(
     email: str,
     status: ConsentStatus | ConsentState | str,
     source: str,
     recorded_by: User | None = None,
     settings: Settings | None = None,
+    *,
+    note: str | None = None,
+    by_recipient: bool = False,
+    form_nonce: str | None = None,
 ) -> RecipientConsentState:
-    """Append a consent record (with the consent text version in force) and return the
-    new state. Any CRM user may record consent; ``recorded_by`` is None for the
-    recipient's own choice on the consent page."""
+    """Append a consent record (who, why, the consent text version in force) and return the
+    new state.
+
+    ``by_recipient``: the recipient's own choice (the consent page, through a link mailed to
+    the recipient alone; ``recorded_by`` is None then). Otherwise a CRM user
+    (``recorded_by``; None is the operator's command line) records it, and a GRANTED over
+    the recipient's own refusal or an erasure raises RecipientRefusedError unless an
+    administrator (or the operator) gives ``note``, the proof of the recipient's consent.
+    ``form_nonce``: the consent form's nonce, spent in the same transaction (FormUsedError
+    when it was spent already: a form records one choice, however many POSTs race).
+    """
     settings = settings or current_settings()
     address = validate_address(email)
-    try:
-        state = ConsentState(status.value if isinstance(status, ConsentStatus) else str(status))
-    except ValueError:
-        raise ValidationError(
-            "status must be GRANTED, DENIED or WITHDRAWN", field="status"
-        ) from None
-    source = (source or "").strip()
-    if not source or len(source) > _MAX_SOURCE:
+    state = _parse_status(status)
+    source = _clean_text(source, "source", _MAX_SOURCE) or ""
+    if not source:
         raise ValidationError(f"source must be 1 to {_MAX_SOURCE} characters", field="source")
+    note = _clean_text(note, "note", _MAX_NOTE)
+    if by_recipient and recorded_by is not None:
+        raise ValueError("a recipient's own choice has no recording user")
+    if state is ConsentState.GRANTED and not by_recipient:
+        admin = recorded_by is None or recorded_by.is_admin
+        if (not admin or note is None) and await refused_by_recipient(address, settings):
+            raise RecipientRefusedError(
+                "the recipient refused tracking (on the consent page, or by asking for "
+                "erasure); a user cannot record a grant over that. Ask the recipient to allow "
+                "tracking on the consent page (requestTrackingConsent), or have an "
+                "administrator record it with a note of the proof",
+                field="status",
+            )
     hashes = keys_for(settings).address_hashes(address)
     async with in_transaction():
+        if form_nonce is not None:
+            # First: a second POST of the form stops here, and nothing is written.
+            await spend_form(form_nonce)
         await ConsentRecord.create(
             recipient=address,
             status=state,
             source=source,
             text_version=settings.consent_text_version,
             recorded_by=recorded_by,
+            by_recipient=by_recipient,
+            note=note,
         )
-        if state is ConsentState.GRANTED:
-            # A new GRANTED lifts every suppression, erasure's included.
-            await ConsentSuppression.filter(address_hash__in=hashes).delete()
-        else:
-            await ConsentSuppression.filter(address_hash__in=hashes[1:]).delete()
-            updated = await ConsentSuppression.filter(address_hash=hashes[0]).update(status=state)
-            if not updated:
-                await ConsentSuppression.create(address_hash=hashes[0], status=state)
+        await _keep_suppression_in_step(hashes, state, by_recipient)
     return await recipient_consent(address, settings)
+
+
+async def _keep_suppression_in_step(
+    hashes: list[str], state: ConsentState, by_recipient: bool
+) -> None:
+    if state is ConsentState.GRANTED:
+        # A grant that got this far lifts every suppression, erasure's included.
+        await ConsentSuppression.filter(address_hash__in=hashes).delete()
+        return
+    await ConsentSuppression.filter(address_hash__in=hashes[1:]).delete()
+    changes: dict[str, object] = {"status": state}
+    if by_recipient:
+        changes["by_recipient"] = True  # a user's refusal never clears the recipient's own
+    updated = await ConsentSuppression.filter(address_hash=hashes[0]).update(**changes)
+    if not updated:
+        await ConsentSuppression.create(
+            address_hash=hashes[0], status=state, by_recipient=by_recipient
+        )

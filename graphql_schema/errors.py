@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 
 from graphql.error import GraphQLError
 from strawberry.extensions import MaskErrors
@@ -14,13 +15,26 @@ __all__ = ["ErrorPolicy"]
 log = logging.getLogger("mailbeacon.graphql")
 
 
+def _without_personal_data(error: GraphQLError, original: BaseException) -> str:
+    """Where it failed and with what, but no exception message and no variables: messages
+    quote the values they choke on (addresses, subjects, bodies), and those are personal."""
+    causes: list[str] = []
+    cause: BaseException | None = original
+    while cause is not None and len(causes) < 5:
+        causes.append(type(cause).__name__)
+        cause = cause.__cause__ or cause.__context__
+    path = ".".join(str(part) for part in error.path or ()) or "(document)"
+    frames = "".join(traceback.format_tb(original.__traceback__))
+    return f"unexpected {' <- '.join(causes)} at {path} (message withheld)\n{frames}"
+
+
 def _should_mask(error: GraphQLError) -> bool:
     original = error.original_error
     if original is None:
         return False  # parse and validation errors are the client's own and safe to show
     if isinstance(original, MailbeaconError):
         return False
-    log.error("unexpected error in GraphQL resolver", exc_info=original)
+    log.error("%s", _without_personal_data(error, original))
     return True
 
 

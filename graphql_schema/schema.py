@@ -8,6 +8,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.tools import merge_types
 
+from graphql_schema.encoding import EncodableText
 from graphql_schema.errors import ErrorPolicy
 from graphql_schema.limits import limit_extensions
 from graphql_schema.mutations.consent import ConsentMutations
@@ -47,6 +48,7 @@ def build_schema(*, max_depth: int = 12, max_query_bytes: int = 100_000) -> Mail
         subscription=Subscription,
         extensions=[
             *limit_extensions(max_depth=max_depth, max_query_bytes=max_query_bytes),
+            EncodableText,
             ErrorPolicy,
         ],
     )

@@ -74,6 +74,7 @@ class Settings:
     consent_policies: tuple[tuple[str, str], ...] = ()  # (region, policy) pairs; hashable
     unknown_policy: str | None = None
     consent_text_version: str = "2026-11"
+    consent_link_days: int = 90
     event_retention_days: int = 365
     # Observability: /metrics is off while metrics_token is None.
     metrics_token: str | None = None
@@ -160,6 +161,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         unknown_policy=reader.text("UNKNOWN_POLICY", "") or None,
         consent_text_version=reader.text("CONSENT_TEXT_VERSION", "2026-11"),
+        consent_link_days=reader.integer("CONSENT_LINK_DAYS", 90, minimum=1),
         event_retention_days=reader.integer("EVENT_RETENTION_DAYS", 365, minimum=1),
         metrics_token=_metrics_token(reader),
         metrics_dir=Path(reader.text("METRICS_DIR", str(data_dir / "metrics"))).expanduser(),

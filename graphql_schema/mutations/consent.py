@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry.types import Info
 
@@ -17,12 +19,28 @@ __all__ = ["ConsentMutations"]
 
 @strawberry.type
 class ConsentMutations:
-    @strawberry.mutation
+    @strawberry.mutation(
+        description=(
+            "Record a recipient's consent. A GRANTED over the recipient's own refusal (on the "
+            "consent page, or an erasure) is refused with RECIPIENT_REFUSED unless an "
+            "administrator records it with a note of the proof."
+        )
+    )
     async def record_consent(
-        self, info: Info, email: str, status: ConsentStatus, source: str
+        self,
+        info: Info,
+        email: str,
+        status: ConsentStatus,
+        source: str,
+        note: Annotated[
+            str | None,
+            strawberry.argument(description="Why: e.g. the proof of the recipient's consent."),
+        ] = None,
     ) -> RecipientConsent:
         user = require_user(info)
-        state = await record_consent(email, status.value, source, user, settings_of(info))
+        state = await record_consent(
+            email, status.value, source, user, settings_of(info), note=note
+        )
         return RecipientConsent.from_state(state)
 
     @strawberry.mutation

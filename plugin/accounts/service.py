@@ -12,6 +12,7 @@ from tortoise.exceptions import IntegrityError
 from plugin.accounts.models import ApiToken, User
 from plugin.errors import NotFoundError, ValidationError
 from plugin.jobs import enqueue_async
+from plugin.sending.validation import check_header_value
 
 __all__ = [
     "TOKEN_PREFIX",
@@ -32,6 +33,7 @@ def _hash(token: str) -> str:
 
 
 def normalize_user_email(email: str) -> str:
+    check_header_value(email, field="email", what="an address")
     try:
         result = validate_email(email.strip(), check_deliverability=False, test_environment=True)
     except EmailNotValidError as exc:
@@ -39,8 +41,23 @@ def normalize_user_email(email: str) -> str:
     return result.normalized.lower()
 
 
+_MAX_NAME = 200  # the column's size
+
+
+def _check_name(name: str | None) -> str | None:
+    """The display name (it goes into the From header of the user's mail), or an error."""
+    if name is None:
+        return None
+    check_header_value(name, field="name", what="a name")
+    if len(name) > _MAX_NAME:
+        raise ValidationError(f"a name has at most {_MAX_NAME} characters", field="name",
+                              code="TOO_LARGE")
+    return name.strip() or None
+
+
 async def create_user(email: str, *, name: str | None = None, is_admin: bool = False) -> User:
     address = normalize_user_email(email)
+    name = _check_name(name)
     try:
         return await User.create(email=address, name=name, is_admin=is_admin)
     except IntegrityError:

@@ -174,9 +174,15 @@ async def _build(  # type: ignore[no-untyped-def]
     )
     html, text = bodies.html, bodies.text
     if copy.track_opens or copy.track_links:
-        # Consent: a tracked copy to an opt-in/opt-out recipient carries a "Stop tracking" link.
-        visible = [copy.recipient] if copy.recipient else [*email.to_addresses, *email.cc_addresses]
-        html, text = await append_stop_tracking_footer(html, text, visible, settings)
+        # Consent: a tracked copy to an opt-in/opt-out recipient carries a "Stop tracking"
+        # link: the recipient's own when the copy goes to it alone, else the message's.
+        if copy.recipient is None:
+            everyone = [*email.to_addresses, *email.cc_addresses, *email.bcc_addresses]
+            html, text = await append_stop_tracking_footer(
+                html, text, everyone, settings, message=copy.public_id
+            )
+        else:
+            html, text = await append_stop_tracking_footer(html, text, [copy.recipient], settings)
     return build_message(
         sender_name=email.user.name, sender_address=from_address,
         to=email.to_addresses, cc=email.cc_addresses, subject=email.subject,

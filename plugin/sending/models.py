@@ -92,6 +92,9 @@ class EmailCopy(Model):
     retry_until = fields.DatetimeField(null=True)
     # When the SMTP server accepted the message: the scanner window starts here.
     accepted_at = fields.DatetimeField(null=True)
+    # When a recipient stopped the tracking of this copy (its message-level consent link):
+    # hits on it are no longer recorded.
+    tracking_stopped_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "mb_email_copy"

@@ -7,9 +7,15 @@ from datetime import datetime
 
 from tortoise.expressions import Q
 
+from plugin.errors import ValidationError
 from plugin.sending.models import SentEmail
+from plugin.sending.validation import check_text
 
-__all__ = ["EmailFilter", "EmailPage", "get_email", "list_emails"]
+__all__ = ["MAX_SEARCH_CHARS", "EmailFilter", "EmailPage", "get_email", "list_emails"]
+
+#: Longest text search: longer than any subject word or address anyone types, and far
+#: below what the databases' LIKE accepts (SQLite: "pattern too complex").
+MAX_SEARCH_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,15 @@ async def get_email(owner_id: int, email_id: str | int) -> SentEmail | None:
     return await SentEmail.get_or_none(id=key, user_id=owner_id)
 
 
+def _check_search(search: str) -> None:
+    if len(search) > MAX_SEARCH_CHARS:
+        raise ValidationError(
+            f"the search text exceeds {MAX_SEARCH_CHARS} characters",
+            field="filter.search", code="TOO_LARGE",
+        )
+    check_text(search, field="filter.search")
+
+
 def _filtered(owner_id: int, flt: EmailFilter) -> Q:
     q = Q(user_id=owner_id)
     if flt.tracked is True:
@@ -51,6 +66,7 @@ def _filtered(owner_id: int, flt: EmailFilter) -> Q:
     if flt.clicked is not None:
         q &= Q(click_count__gt=0) if flt.clicked else Q(click_count=0)
     if flt.search and flt.search.strip():
+        _check_search(flt.search)
         q &= Q(search_text__contains=flt.search.strip().lower())
     # The date range is on the send time; a mail still queued counts by its creation.
     if flt.sent_after is not None:

@@ -38,6 +38,7 @@ from plugin.sending.validation import (
     InvalidDraft,
     ValidDraft,
     check_subject,
+    check_text,
     validate_draft,
 )
 from plugin.settings import Settings
@@ -107,8 +108,11 @@ async def _render(valid: ValidDraft, settings: Settings) -> tuple[str, str | Non
         subject=draft.subject, html=draft.html, text=draft.text, context=draft.context,
         max_chars=settings.max_body_bytes, timeout=settings.template_timeout_seconds,
     )
-    # A context value must not smuggle a header into the subject.
+    # A context value must not smuggle a header into the subject, nor unencodable text in.
     check_subject(parts.subject)
+    for field, value in (("html", parts.html), ("text", parts.text)):
+        if value is not None:
+            check_text(value, field=field)
     return parts.subject, parts.html, parts.text
 
 

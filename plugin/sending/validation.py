@@ -6,7 +6,12 @@ them all at once; each carries a stable code:
 - ``INVALID_ADDRESS``: not an address (syntax only, via email-validator; no DNS
   look-ups; reserved test names such as ``example.com``, ``.example`` and
   ``.test`` are valid).
-- ``HEADER_INJECTION``: CR, LF or NUL in the subject or an address.
+- ``HEADER_INJECTION``: any control character (C0, DEL, C1: CR, LF, NUL, vertical
+  tab, form feed, the file/group/record separators, NEL...) or a Unicode line or
+  paragraph separator (U+2028, U+2029) in the subject or an address: mail libraries
+  treat several of them as line ends, so each could end a header and start another.
+- ``INVALID_TEXT``: a lone surrogate (not a character: it cannot be encoded) in
+  the subject, an address or a body.
 - ``DUPLICATE_RECIPIENT``: one address listed twice across to/cc/bcc.
 - ``NO_RECIPIENT``, ``TOO_MANY_RECIPIENTS``, ``EMPTY_BODY``, ``TOO_LARGE``,
   ``INVALID_INPUT`` (context not an object, idempotency key too long).
@@ -16,6 +21,7 @@ Addresses are plain ``local@domain`` strings; display names are not accepted.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,15 +38,22 @@ __all__ = [
     "Draft",
     "InvalidDraft",
     "ValidDraft",
+    "check_header_value",
     "check_subject",
+    "check_text",
     "has_header_breaks",
+    "has_surrogates",
     "normalize_address",
     "validate_draft",
 ]
 
 MAX_SUBJECT_CHARS = 998  # RFC 5322's line limit: a subject never needs more
 MAX_IDEMPOTENCY_KEY = 200  # the column's size
-_HEADER_BREAKS = ("\r", "\n", "\x00")
+# Every Unicode control character (Cc: C0, DEL, C1) and the line/paragraph separators:
+# str.splitlines() and the email package split on several of them (\x0b, \x0c, \x1c-\x1e,
+# \x85, \u2028, \u2029), so none may reach a header.
+_HEADER_BREAKS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -84,19 +97,43 @@ class ValidDraft:
 
 
 def has_header_breaks(value: str) -> bool:
-    """True when ``value`` could end a header line and start another one."""
-    return any(ch in value for ch in _HEADER_BREAKS)
+    """True when ``value`` holds a control character or a Unicode line/paragraph separator
+    (anything that could end a header line and start another one)."""
+    return _HEADER_BREAKS.search(value) is not None
+
+
+def has_surrogates(value: str) -> bool:
+    """True when ``value`` holds a lone surrogate (it cannot be encoded as UTF-8)."""
+    return _SURROGATES.search(value) is not None
+
+
+def check_text(value: str, *, field: str) -> None:
+    """Raise INVALID_TEXT when ``value`` is not encodable text (a lone surrogate)."""
+    if has_surrogates(value):
+        raise ValidationError(
+            f"{field} contains an invalid character (a lone UTF-16 surrogate)",
+            field=field, code="INVALID_TEXT",
+        )
+
+
+def check_header_value(value: str, *, field: str, what: str | None = None) -> None:
+    """Raise HEADER_INJECTION or INVALID_TEXT for a value bound for a mail header
+    (subject, display name, address)."""
+    if has_header_breaks(value):
+        raise ValidationError(
+            f"{what or 'the ' + field} must not contain control characters or line breaks",
+            field=field, code="HEADER_INJECTION",
+        )
+    check_text(value, field=field)
 
 
 def normalize_address(raw: str, *, field: str) -> Address:
-    """Return the validated address or raise ValidationError with a stable code."""
+    """Return the validated address or raise ValidationError with a stable code.
+
+    The one address validator of mailbeacon: sending, consent and erasure use it."""
     if not isinstance(raw, str):
         raise ValidationError("an address must be a string", field=field, code="INVALID_ADDRESS")
-    if has_header_breaks(raw):
-        raise ValidationError(
-            "an address must not contain line breaks or NUL characters",
-            field=field, code="HEADER_INJECTION",
-        )
+    check_header_value(raw, field=field, what="an address")
     value = raw.strip()
     try:
         result = validate_email(value, check_deliverability=False, test_environment=True)
@@ -146,6 +183,7 @@ def validate_draft(
         ))
     problems.extend(_check_subject(draft.subject))
     problems.extend(_check_body(draft, settings))
+    problems.extend(_check_encodable(draft))
     if draft.context is not None and not isinstance(draft.context, dict):
         problems.append(ValidationError("context must be a JSON object", field="context"))
     idem = draft.idempotency_key
@@ -166,13 +204,26 @@ def check_subject(subject: str) -> None:
 
 
 def _check_subject(subject: str) -> list[ValidationError]:
-    if has_header_breaks(subject):
-        return [ValidationError("the subject must not contain line breaks or NUL characters",
-                                field="subject", code="HEADER_INJECTION")]
+    try:
+        check_header_value(subject, field="subject")
+    except ValidationError as problem:
+        return [problem]
     if len(subject) > MAX_SUBJECT_CHARS:
         return [ValidationError(f"the subject exceeds {MAX_SUBJECT_CHARS} characters",
                                 field="subject", code="TOO_LARGE")]
     return []
+
+
+def _check_encodable(draft: Draft) -> list[ValidationError]:
+    problems = []
+    for field, value in (("html", draft.html), ("text", draft.text),
+                         ("idempotencyKey", draft.idempotency_key)):
+        if isinstance(value, str) and has_surrogates(value):
+            problems.append(ValidationError(
+                f"{field} contains an invalid character (a lone UTF-16 surrogate)",
+                field=field, code="INVALID_TEXT",
+            ))
+    return problems
 
 
 def _check_body(draft: Draft, settings: Settings) -> list[ValidationError]:

@@ -74,7 +74,9 @@ async def load_copies(public_ids: Iterable[str]) -> dict[str, CopyInfo]:
     if not wanted:
         return {}
     # Plain values, not model instances: a batch names hundreds of copies.
-    rows = await EmailCopy.filter(public_id__in=wanted).values(
+    # A copy whose tracking a recipient stopped (its message-level consent link) is as
+    # good as unknown: its hits are dropped.
+    rows = await EmailCopy.filter(public_id__in=wanted, tracking_stopped_at=None).values(
         "id",
         "public_id",
         "email_id",

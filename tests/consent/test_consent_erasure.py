@@ -65,8 +65,8 @@ async def test_erasure_deletes_what_names_the_recipient_and_keeps_the_withdrawal
     # Erasing again finds nothing more, and still leaves one entry.
     again = await erase_recipient_data(anna, None, settings)
     assert (again.events_deleted, again.consent_records_deleted) == (0, 0)
-    # A later grant lifts the suppression.
-    await record_consent(anna, "GRANTED", "web form", None, settings)
+    # Only the recipient's own later grant (or one with proof) lifts the suppression.
+    await record_consent(anna, "GRANTED", "consent page", None, settings, by_recipient=True)
     assert (await recipient_consent(anna, settings)).status.value == "GRANTED"
     assert await hits_may_be_recorded([anna], settings)
 

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
+import pytest
+
 from consent.footer import append_stop_tracking_footer, stop_tracking_footer
+from consent.signing import LinkKind, keys_for
 from tests.consent.factories import unique_address
 
 
+def _claim(settings: Any, html: str) -> Any:
+    token = html.split(f'href="{settings.public_url}/consent/')[1].split('"')[0]
+    return keys_for(settings).verify_link(token)
+
+
 async def test_footer_only_for_opt_in_and_opt_out_recipients(server: str, settings: Any) -> None:
-    eu, ch, com = unique_address("firma.de"), unique_address("bank.ch"), unique_address("x.com")
+    eu, com = unique_address("firma.de"), unique_address("x.com")
     assert await stop_tracking_footer(com, settings) is None
     footer = await stop_tracking_footer(eu, settings)
     assert footer is not None
@@ -17,9 +26,29 @@ async def test_footer_only_for_opt_in_and_opt_out_recipients(server: str, settin
     assert "data-mb-no-track" in html and ">Stop tracking</a>" in html
     assert html.count(f'href="{settings.public_url}/consent/') == 1
     assert text.startswith(f"Stop tracking: {settings.public_url}/consent/")
-    shared = await stop_tracking_footer([eu, ch, com], settings)
+    claim = _claim(settings, html)
+    assert (claim.kind, claim.subject) == (LinkKind.PERSONAL, eu)
+    nobody = [com, unique_address("y.com")]
+    assert await stop_tracking_footer(nobody, settings, message="ab") is None
+
+
+async def test_a_shared_copy_carries_one_message_link_naming_no_recipient(
+    server: str, settings: Any
+) -> None:
+    eu, ch, com = unique_address("firma.de"), unique_address("bank.ch"), unique_address("x.com")
+    public_id = secrets.token_hex(12)
+    shared = await stop_tracking_footer([eu, ch, com], settings, message=public_id)
     assert shared is not None
-    assert shared[0].count("/consent/") == 2 and f"({eu})" in shared[0] and com not in shared[0]
+    html, text = shared
+    assert html.count("/consent/") == 1 and ">Stop tracking this message</a>" in html
+    assert eu not in html and ch not in html and eu not in text
+    claim = _claim(settings, html)
+    assert (claim.kind, claim.subject) == (LinkKind.MESSAGE, public_id)
+    with pytest.raises(ValueError, match="public id"):
+        await stop_tracking_footer([eu, ch], settings)
+    # The same address twice is still one recipient alone: a personal link.
+    alone = await stop_tracking_footer([eu, eu.upper()], settings, message=public_id)
+    assert alone is not None and _claim(settings, alone[0]).kind is LinkKind.PERSONAL
 
 
 async def test_append_goes_before_body_end(server: str, settings: Any) -> None:

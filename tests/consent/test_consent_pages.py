@@ -19,7 +19,9 @@ FORM_FIELD = re.compile(r'name="form" value="([^"]+)"')
 
 
 def _path(settings: Any, email: str) -> str:
-    return f"/consent/{keys_for(settings).sign_link(email)}"
+    """The path of the recipient's personal link (as mailed to it alone)."""
+    token = keys_for(settings).sign_personal_link(email, expires_at=time.time() + 3600)
+    return f"/consent/{token}"
 
 
 async def _form(http: httpx.AsyncClient, path: str, **headers: str) -> str:
@@ -102,12 +104,15 @@ async def test_a_replayed_form_records_nothing(http: httpx.AsyncClient, settings
 def _forgeries(settings: Any, email: str) -> list[str]:
     keys = keys_for(settings)
     good = keys.sign_form(email, FORM_ACTION)
-    stamp, mac = good.split(".")
+    stamp, nonce, mac = good.split(".")
+    other_nonce = keys.sign_form(email, FORM_ACTION).split(".")[1]
     return [
         "",
         "garbage",
-        f"{int(stamp) + 1}.{mac}",  # another time under the same MAC
-        f"{stamp}.{mac[:-1]}{'A' if mac[-1] != 'A' else 'B'}",
+        f"{stamp}.{mac}",  # the old format, without a nonce
+        f"{int(stamp) + 1}.{nonce}.{mac}",  # another time under the same MAC
+        f"{stamp}.{other_nonce}.{mac}",  # another nonce under the same MAC
+        f"{stamp}.{nonce}.{mac[:-1]}{'A' if mac[-1] != 'A' else 'B'}",
         keys.sign_form(unique_address("firma.de"), FORM_ACTION),  # someone else's form
         keys.sign_form(email, "other-action"),
         keys.sign_form(email, FORM_ACTION, now=time.time() - 7200),  # expired
@@ -148,7 +153,7 @@ async def test_forged_links_get_400(http: httpx.AsyncClient, settings: Any, toke
 
 
 async def test_a_tampered_link_gets_400(http: httpx.AsyncClient, settings: Any) -> None:
-    token = keys_for(settings).sign_link(unique_address("firma.de"))
+    token = _path(settings, unique_address("firma.de")).removeprefix("/consent/")
     tampered = token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
     answer = await http.get(f"/consent/{tampered}")
     assert answer.status_code == 400

@@ -2,23 +2,54 @@
 
 from __future__ import annotations
 
+import base64
 import time
 
 import pytest
 
-from consent.signing import ConsentKeys
+from consent.signing import ConsentKeys, LinkKind
 from consent.templating import pick_language
 
 OLD, NEW = "old-secret-" + "o" * 40, "new-secret-" + "n" * 40
 
 
+LATER = time.time() + 3600
+
+
 def test_links_round_trip_and_survive_rotation() -> None:
     old = ConsentKeys([OLD])
-    token = old.sign_link("Anna@Müller.DE")
-    assert old.verify_link(token) == "anna@xn--mller-kva.de"
-    assert ConsentKeys([NEW, OLD]).verify_link(token) == "anna@xn--mller-kva.de"
+    token = old.sign_personal_link("Anna@Müller.DE", expires_at=LATER)
+    for keys in (old, ConsentKeys([NEW, OLD])):
+        claim = keys.verify_link(token)
+        assert claim is not None
+        assert (claim.kind, claim.subject, claim.expired) == (
+            LinkKind.PERSONAL, "anna@xn--mller-kva.de", False
+        )
+        assert claim.expires_at == int(LATER)
     assert ConsentKeys([NEW]).verify_link(token) is None
     assert token.isascii() and "=" not in token and "/" not in token and "+" not in token
+
+
+def test_message_links_name_a_copy_not_a_recipient() -> None:
+    keys = ConsentKeys([NEW])
+    claim = keys.verify_link(keys.sign_message_link("00ff" * 6, expires_at=LATER))
+    assert claim is not None and (claim.kind, claim.subject) == (LinkKind.MESSAGE, "00ff" * 6)
+
+
+def test_links_expire() -> None:
+    keys = ConsentKeys([NEW])
+    token = keys.sign_personal_link("anna@firma.de", expires_at=LATER)
+    assert keys.verify_link(token, now=LATER - 1).expired is False  # type: ignore[union-attr]
+    assert keys.verify_link(token, now=LATER).expired is True  # type: ignore[union-attr]
+
+
+def test_a_link_cannot_change_its_kind_or_expiry() -> None:
+    keys = ConsentKeys([NEW])
+    raw = base64.urlsafe_b64decode(
+        (token := keys.sign_message_link("ab" * 12, expires_at=LATER)) + "=" * (-len(token) % 4)
+    )
+    for forged in (raw[:1] + b"\x01" + raw[2:], raw[:2] + b"\xff\xff\xff\xff" + raw[6:]):
+        assert keys.verify_link(base64.urlsafe_b64encode(forged).rstrip(b"=").decode()) is None
 
 
 @pytest.mark.parametrize(
@@ -35,7 +66,8 @@ def test_links_round_trip_and_survive_rotation() -> None:
 )
 def test_tampered_links_are_refused(mutate: object) -> None:
     keys = ConsentKeys([NEW])
-    assert keys.verify_link(mutate(keys.sign_link("anna@firma.de"))) is None  # type: ignore[operator]
+    token = keys.sign_personal_link("anna@firma.de", expires_at=LATER)
+    assert keys.verify_link(mutate(token)) is None  # type: ignore[operator]
 
 
 def test_form_tokens_bind_recipient_action_and_time() -> None:

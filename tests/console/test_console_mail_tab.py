@@ -32,16 +32,30 @@ async def test_filters_search_and_paging(
     for number in range(27):
         await make_email(user.id, f"Newsletter {number:02d}", track_opens=True,
                          minutes_ago=60 + number)
+    await make_email(user.id, "Last week's offer", minutes_ago=7 * 24 * 60)
     await sign_in(browser, server, user)
 
     rows = browser.locator("#mail-rows").get_by_role("listitem")
+    total = browser.locator("#mail-total")
     await expect(rows).to_have_count(25)
-    await expect(browser.locator("#mail-total")).to_have_text("30 emails")
+    await expect(total).to_have_text("31 emails")
     await expect(rows.first).to_contain_text("Pricing follow-up")  # newest first
     await browser.get_by_role("button", name="Load more").click()
-    await expect(rows).to_have_count(30)
-    await expect(rows.last).to_contain_text("Newsletter 26")
+    await expect(rows).to_have_count(31)
+    await expect(rows.last).to_contain_text("Last week's offer")
+    await expect(rows.nth(29)).to_contain_text("Newsletter 26")
     await expect(browser.get_by_role("button", name="Load more")).to_be_hidden()
+
+    # Whole days of the browser's calendar.
+    await browser.get_by_label("Sent from").fill(await _day(browser, days_ago=2))
+    await expect(total).to_have_text("30 emails")
+    await browser.get_by_label("Sent from").fill("")
+    await browser.get_by_label("Sent until").fill(await _day(browser, days_ago=5))
+    await expect(total).to_have_text("1 email")
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_contain_text("Last week's offer")
+    await browser.get_by_label("Sent until").fill("")
+    await expect(total).to_have_text("31 emails")
     untracked = mail_row(browser, "Contract draft")
     await expect(untracked).to_contain_text("Not tracked")
     pricing_opens = mail_row(browser, "Pricing follow-up").get_by_role("img").first
@@ -50,7 +64,7 @@ async def test_filters_search_and_paging(
     )
 
     await browser.get_by_label("Tracked emails").check()
-    await expect(browser.locator("#mail-total")).to_have_text("29 emails")
+    await expect(total).to_have_text("29 emails")
     await expect(untracked).to_have_count(0)
     await browser.get_by_label("Opened", exact=True).select_option(label="Opened")
     await expect(rows).to_have_count(2)
@@ -74,6 +88,16 @@ async def test_filters_search_and_paging(
     await browser.set_viewport_size(PHONE)
     await expect(browser.get_by_label("Tracked emails")).to_be_visible()
     page.assert_clean()
+
+
+async def _day(browser: object, *, days_ago: int) -> str:
+    """YYYY-MM-DD of a day in the browser's calendar (what a date field holds)."""
+    return str(await browser.evaluate(  # type: ignore[attr-defined]
+        """(daysAgo) => { const d = new Date(); d.setDate(d.getDate() - daysAgo);
+           const pad = (n) => String(n).padStart(2, "0");
+           return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`; }""",
+        days_ago,
+    ))
 
 
 async def _formatted(browser: object, moment: datetime) -> str:
@@ -173,4 +197,38 @@ async def test_api_errors_are_shown_in_words(
     await expect(error).to_be_visible()
     await expect(error).to_contain_text("not-an-address")
     await expect(browser.locator("#mail-rows").get_by_role("listitem")).to_have_count(0)
+    page.assert_clean()
+
+
+async def test_the_console_works_from_the_keyboard(
+    page: BrowserPage, server: str, make_user: UserFactory
+) -> None:
+    browser = page.page
+    user = await make_user()
+    await make_email(user.id, "Quarterly review", track_opens=True)
+    await browser.goto(f"{server}/console")
+    await expect(browser.get_by_label("API token")).to_be_focused()
+    await browser.keyboard.type(user.token)
+    await browser.keyboard.press("Enter")
+    await expect(browser.get_by_role("heading", name="Mail", exact=True)).to_be_visible()
+
+    compose = browser.get_by_role("button", name="Compose")
+    await compose.focus()
+    await browser.keyboard.press("Enter")
+    await expect(browser.get_by_label("To", exact=True)).to_be_focused()
+    await browser.keyboard.press("Escape")
+    await expect(browser.get_by_role("dialog")).to_be_hidden()
+
+    bell = browser.get_by_role("button", name="Notifications, 0 unread")
+    await bell.focus()
+    await browser.keyboard.press("Enter")
+    await expect(bell).to_have_attribute("aria-expanded", "true")
+    await expect(browser.get_by_text("No notifications yet.")).to_be_visible()
+    await browser.keyboard.press("Escape")
+    await expect(bell).to_have_attribute("aria-expanded", "false")
+    await expect(bell).to_be_focused()
+
+    await mail_row(browser, "Quarterly review").get_by_role("link").focus()
+    await browser.keyboard.press("Enter")
+    await expect(browser.get_by_role("heading", name="Quarterly review")).to_be_focused()
     page.assert_clean()

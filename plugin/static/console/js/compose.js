@@ -18,6 +18,7 @@ const SEND = `mutation Send($input: SendEmailInput!) { sendEmail(input: $input) 
   email { ${EMAIL_FIELDS} } tracking { opens links reasons } errors { field code message } } }`;
 
 const consentCache = new Map(); // address -> {consent} or {error}
+const consentNotes = new Map(); // address -> {ok, text}: the outcome of "Request consent"
 let idempotencyKey = null;
 let onSent = () => {};
 let consentTimer = null;
@@ -58,17 +59,15 @@ async function lookUp(address) {
 
 async function requestConsent(address, button) {
   button.disabled = true;
-  const note = button.parentElement.querySelector(".consent-note");
   try {
     const data = await graphql(REQUEST_CONSENT, { email: address });
     consentCache.set(address, { consent: data.requestTrackingConsent });
-    note.textContent = `Consent request sent to ${address}.`;
-    note.className = "consent-note ok";
+    consentNotes.set(address, { ok: true, text: `Consent request sent to ${address}.` });
   } catch (error) {
-    note.textContent = `The request could not be sent: ${error.message}`;
-    note.className = "consent-note error";
-    button.disabled = false;
+    consentNotes.set(address, { ok: false,
+      text: `The request could not be sent: ${error.message}` });
   }
+  drawConsent(recipients());
 }
 
 function consentItem(address) {
@@ -79,13 +78,15 @@ function consentItem(address) {
   }
   const { consent } = known;
   const blocked = isBlocked(address);
-  const canAsk = consent.requiresConsent && consent.status === "UNKNOWN";
+  const note = consentNotes.get(address);
+  const canAsk = consent.requiresConsent && consent.status === "UNKNOWN" && !note?.ok;
   return h("li", { className: blocked ? "consent-blocked" : "consent-ok" },
     h("strong", {}, consent.email), ` ${consentWords(consent)}`,
     canAsk ? h("button", { type: "button", className: "small",
-      onClick: (event) => requestConsent(consent.email, event.currentTarget) }, "Request consent")
+      onClick: (event) => requestConsent(address, event.currentTarget) }, "Request consent")
       : null,
-    h("span", { className: "consent-note", role: "status" }));
+    h("span", { className: `consent-note ${note ? (note.ok ? "ok" : "error") : ""}`,
+      role: "status" }, note?.text ?? ""));
 }
 
 function isBlocked(address) {
@@ -218,6 +219,7 @@ export function setUp({ sent }) {
 /** Forget cached consent states (sign out). */
 export function clear() {
   consentCache.clear();
+  consentNotes.clear();
   byId("compose-form").reset();
   if (byId("compose").open) byId("compose").close();
 }

@@ -26,7 +26,20 @@ function currentFilter() {
   if (clicked) filter.clicked = clicked === "yes";
   const search = byId("filter-search").value.trim();
   if (search) filter.search = search;
+  // Whole days in the browser's time zone: from the first day's midnight to the midnight
+  // after the last day.
+  const from = byId("filter-from").valueAsDate;
+  if (from) filter.sentAfter = localMidnight(from, 0).toISOString();
+  const until = byId("filter-until").valueAsDate;
+  if (until) filter.sentBefore = localMidnight(until, 1).toISOString();
   return filter;
+}
+
+/** Midnight (local time) of a date input's day, plus `days`. */
+function localMidnight(inputDate, days) {
+  // valueAsDate is midnight UTC of the chosen day; take its calendar date.
+  return new Date(inputDate.getUTCFullYear(), inputDate.getUTCMonth(),
+    inputDate.getUTCDate() + days);
 }
 
 function trackingIcon(kind, on, label) {
@@ -126,6 +139,9 @@ function matches(email, filter) {
   if (filter.tracked && !email.tracked) return false;
   if (filter.opened !== undefined && filter.opened !== email.opened) return false;
   if (filter.clicked !== undefined && filter.clicked !== email.clicked) return false;
+  const time = new Date(email.sentAt ?? email.createdAt);
+  if (filter.sentAfter && time < new Date(filter.sentAfter)) return false;
+  if (filter.sentBefore && time >= new Date(filter.sentBefore)) return false;
   if (filter.search) {
     const text = [email.subject, ...email.to, ...email.cc].join(" ").toLowerCase();
     if (!text.includes(filter.search.toLowerCase())) return false;
@@ -153,7 +169,8 @@ export function update(email) {
 let searchTimer = null;
 
 export function setUp() {
-  for (const id of ["filter-tracked", "filter-opened", "filter-clicked"]) {
+  for (const id of ["filter-tracked", "filter-opened", "filter-clicked", "filter-from",
+    "filter-until"]) {
     byId(id).addEventListener("change", reload);
   }
   byId("filter-search").addEventListener("input", () => {
