@@ -4,7 +4,7 @@ from tortoise.fields.base import OnDelete
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0002_send_retry')]
+    dependencies = [('models', '0004_consent_links')]
 
     initial = False
 
