@@ -13,6 +13,7 @@ import os
 import pwd
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -44,7 +45,7 @@ state_dir = {root}/state
 log_path = {root}/dovecot.log
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 {users_line}
@@ -73,7 +74,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
   }}
 }}
 service stats {{
@@ -90,11 +92,15 @@ service stats {{
 class Dovecot:
     """A private dovecot: ``add_user``, ``start``, read a folder, ``stop``."""
 
-    def __init__(self, *, sent_folder: str = "Sent") -> None:
+    def __init__(self, *, sent_folder: str = "Sent",
+                 certificate: tuple[Path, Path] | None = None) -> None:
         # A short path: dovecot's unix sockets live under base_dir (108-byte limit).
         self.root = Path(tempfile.mkdtemp(prefix="mbdove"))
         self.port = free_port()
         self.sent_folder = sent_folder
+        # With a certificate (cert, key), imaps on ``tls_port`` too.
+        self.certificate = certificate
+        self.tls_port = free_port() if certificate else 0
         self.uid, self.gid = _mail_owner()
         self._users: dict[str, str] = {}
         self._process: subprocess.Popen[bytes] | None = None
@@ -120,7 +126,9 @@ class Dovecot:
         config = self.root / "dovecot.conf"
         config.write_text(_CONFIG.format(
             root=self.root, port=self.port, uid=self.uid, gid=self.gid,
-            users_line=users_line, sent=self.sent_folder,
+            users_line=users_line, sent=self.sent_folder, tls_port=self.tls_port,
+            ssl=(f"ssl = yes\nssl_cert = <{self.certificate[0]}\nssl_key = <{self.certificate[1]}"
+                 if self.certificate else "ssl = no"),
         ))
         if not (self.root / "passwd").exists():
             (self.root / "passwd").write_text("")
@@ -181,6 +189,8 @@ class AuthSmtp:
     accounts: dict[str, str] = field(default_factory=dict)
     envelopes: list[AuthedEnvelope] = field(default_factory=list)
     port: int = field(default_factory=free_port)
+    # Implicit TLS (smtps) with this server context.
+    tls: ssl.SSLContext | None = None
     _controller: Controller | None = None
 
     def _authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str,
@@ -213,7 +223,7 @@ class AuthSmtp:
     def start(self) -> None:
         self._controller = Controller(
             self, hostname="127.0.0.1", port=self.port, authenticator=self._authenticate,
-            auth_require_tls=False,
+            auth_require_tls=False, ssl_context=self.tls,
         )
         self._controller.start()
 
