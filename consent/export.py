@@ -60,6 +60,8 @@ async def export_recipient_data(
                 "source": r.source,
                 "textVersion": r.text_version,
                 "recordedByUserId": r.recorded_by_id,  # type: ignore[attr-defined]
+                "byRecipient": r.by_recipient,  # the recipient's own choice (consent page)
+                "note": r.note,  # why, e.g. an administrator's proof of consent
             }
             for r in records
         ],

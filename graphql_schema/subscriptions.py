@@ -15,16 +15,26 @@ import strawberry
 from strawberry.types import Info
 
 from graphql_schema.context import require_user
+from graphql_schema.types.client import EventClient
 from graphql_schema.types.enums import EventSource, TrackingEventKind
 from graphql_schema.types.notification import Notification
 from graphql_schema.types.sent_email import TrackingEvent
 from plugin.live.bus import Message, current_bus
 from plugin.notifications.service import get_notification
+from plugin.tracking.describe import present_event
 
 __all__ = ["Subscription"]
 
 
 def _tracking_event(payload: Message) -> TrackingEvent:
+    # Parsed here, where it is shown (cached per user agent), not on the recording path.
+    client, description = present_event(
+        str(payload["kind"]),
+        str(payload["source"]),
+        str(payload.get("rule") or ""),
+        bool(payload.get("duplicate")),
+        str(payload.get("userAgent") or ""),
+    )
     return TrackingEvent(
         id=strawberry.ID(payload["id"]),
         email_id=strawberry.ID(payload["emailId"]),
@@ -34,6 +44,8 @@ def _tracking_event(payload: Message) -> TrackingEvent:
         url=payload.get("url"),
         recipient=payload.get("recipient"),
         duplicate=bool(payload.get("duplicate")),
+        client=EventClient.of(client),
+        description=description,
         rule=payload.get("rule"),
     )
 

@@ -7,10 +7,13 @@ from datetime import datetime
 import strawberry
 from strawberry.scalars import JSON
 
+from graphql_schema.types.client import EventClient, OpenBreakdown
 from graphql_schema.types.common import PageInfo, UserError
 from graphql_schema.types.enums import EmailStatus, EventSource, TrackingEventKind
 from plugin.sending.models import SentEmail as SentEmailModel
 from plugin.sending.models import TrackedLink as TrackedLinkModel
+from plugin.tracking.breakdown import open_breakdown
+from plugin.tracking.describe import present_event
 from plugin.tracking.models import TrackingEvent as TrackingEventModel
 from plugin.tracking.store import PENDING_RULE
 
@@ -58,6 +61,13 @@ class TrackingEvent:
     url: str | None
     recipient: str | None
     duplicate: bool = strawberry.field(description="A repeat of an open or click already counted.")
+    client: EventClient = strawberry.field(
+        description="The mail client or browser, system and device (or proxy) behind the event."
+    )
+    description: str = strawberry.field(
+        description='The event in words: "Opened in Outlook 16 on Windows", '
+        '"Prefetched by Apple Mail Privacy Protection: not counted".'
+    )
     rule: str | None = strawberry.field(
         default=None,
         description="The classifier's stable name for the rule that decided the source "
@@ -66,6 +76,9 @@ class TrackingEvent:
 
     @classmethod
     def from_model(cls, event: TrackingEventModel, url: str | None = None) -> TrackingEvent:
+        client, description = present_event(
+            event.kind.value, event.source.value, event.rule, event.duplicate, event.user_agent
+        )
         return cls(
             id=strawberry.ID(str(event.id)),
             email_id=strawberry.ID(str(event.email_id)),  # type: ignore[attr-defined]
@@ -75,6 +88,8 @@ class TrackingEvent:
             url=url,
             recipient=event.recipient,
             duplicate=event.duplicate,
+            client=EventClient.of(client),
+            description=description,
             rule=event.rule,
         )
 
@@ -125,6 +140,13 @@ class SentEmail:
             TrackingEvent.from_model(event, event.link.url if event.link else None)
             for event in events
         ]
+
+    @strawberry.field(
+        description="Counted opens (people only) by device type and by mail client, "
+        "over the events still kept (see the event retention)."
+    )
+    async def open_breakdown(self) -> OpenBreakdown:
+        return OpenBreakdown.of(await open_breakdown(int(self.id)))
 
     @classmethod
     def from_model(cls, email: SentEmailModel) -> SentEmail:

@@ -30,8 +30,11 @@ NOTIFY_BATCH_ACTOR = "notify_tracking_events"
 def event_message(event: RecordedEvent, row: dict[str, Any] | None) -> Message:
     """The live ``trackingEvents`` payload of one event (JSON-compatible).
 
-    ``row`` holds the stored ``id``, ``occurred_at``, ``duplicate`` and ``rule``; the id is the
-    one ``SentEmail.events`` shows, so a client can merge live and listed events.
+    ``row`` holds the stored ``id``, ``occurred_at``, ``duplicate``, ``rule`` and
+    ``user_agent``; the id is the one ``SentEmail.events`` shows, so a client can merge
+    live and listed events. The rule and user agent let the subscription say who
+    opened on what (parsed where it is shown, off the recording path); the channel is
+    the owner's alone, like the stored event.
     """
     occurred = row["occurred_at"] if row else datetime.now(UTC)
     return {
@@ -46,13 +49,14 @@ def event_message(event: RecordedEvent, row: dict[str, Any] | None) -> Message:
             "recipient": event.recipient,
             "duplicate": bool(row["duplicate"]) if row else not event.counted,
             "rule": row["rule"] if row else None,
+            "userAgent": str(row["user_agent"]) if row else "",
         },
     }
 
 
 async def _stored_rows(events: Sequence[RecordedEvent]) -> dict[str, dict[str, Any]]:
     rows = await TrackingEvent.filter(event_id__in=[e.event_id for e in events]).values(
-        "id", "event_id", "occurred_at", "duplicate", "rule"
+        "id", "event_id", "occurred_at", "duplicate", "rule", "user_agent"
     )
     return {str(row["event_id"]): row for row in rows}
 

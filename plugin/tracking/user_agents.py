@@ -1,5 +1,6 @@
 """User-agent rules of the classifier: one compiled pattern per category of
-``data/user_agents.yaml`` (a list in data, not code), and a predicate per category."""
+``data/user_agents.yaml`` (a list in data, not code), a predicate per category, and
+the maintained crawler list (:mod:`plugin.tracking.bot_list`) after our own."""
 
 from __future__ import annotations
 
@@ -10,12 +11,15 @@ from importlib import resources
 
 import yaml
 
+from plugin.tracking.bot_list import load_bot_list
+
 __all__ = [
     "UserAgentRules",
     "is_crawler",
     "is_headless",
     "is_http_library",
     "is_human_proxy",
+    "is_on_bot_list",
     "is_prefetcher",
     "is_scanner_ua",
     "load_user_agent_rules",
@@ -97,19 +101,28 @@ def is_prefetcher(ua: str) -> bool:
     return load_user_agent_rules().matches("prefetchers", ua)
 
 
+def is_on_bot_list(ua: str) -> bool:
+    """Whether ``ua`` is on the maintained crawler list (less our exclusions)."""
+    return load_bot_list().matches(ua)
+
+
 _UA_RULES = (
     ("scanner-ua", is_scanner_ua),
     ("headless-browser", is_headless),
     ("crawler", is_crawler),
     ("http-library", is_http_library),
     ("prefetcher", is_prefetcher),
+    ("bot-list", is_on_bot_list),
 )
 
 
+# The answer depends on the UA alone, and a backlog repeats the same few UAs: remember them.
+@functools.lru_cache(maxsize=8192)
 def machine_user_agent_rule(ua: str) -> str | None:
     """Return the rule name of the first machine UA category ``ua`` matches, or None.
 
-    Human image proxies never match, whatever else their UA contains.
+    Our own categories come first, then ``bot-list`` (the maintained list). Human
+    image proxies never match, whatever else their UA contains.
     """
     if is_human_proxy(ua):
         return None

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from consent.export import export_recipient_data
 from consent.models import ConsentRecord
 from consent.service import recipient_consent, record_consent
 from tests.consent.factories import unique_address
@@ -67,6 +68,12 @@ async def test_an_admin_needs_a_note_of_the_proof(
     assert granted["data"]["recordConsent"] == {"status": "GRANTED", "source": "phone call"}
     records = await ConsentRecord.filter(recipient=email).order_by("id")
     assert [(r.status.value, r.by_recipient, r.recorded_by_id, r.note) for r in records] == [  # type: ignore[attr-defined]
+        ("DENIED", True, None, None),
+        ("GRANTED", False, admin.id, proof),
+    ]
+    # The export (a recipient's access request) shows who spoke and why.
+    history = (await export_recipient_data(email, None, settings))["consentHistory"]
+    assert [(h["status"], h["byRecipient"], h["recordedByUserId"], h["note"]) for h in history] == [
         ("DENIED", True, None, None),
         ("GRANTED", False, admin.id, proof),
     ]

@@ -13,7 +13,8 @@ from tests.live.factories import drain_notifications, make_email, store_event, w
 from tests.live.wsclient import GraphQLWS, Rejected
 
 EVENTS = """subscription($emailId: ID) { trackingEvents(emailId: $emailId) {
-  id emailId kind occurredAt source url recipient duplicate } }"""
+  id emailId kind occurredAt source url recipient duplicate
+  description client { name version os device proxy } } }"""
 BELL = "subscription { notifications { id kind url count read email { id subject } } }"
 
 
@@ -34,6 +35,12 @@ async def test_an_open_reaches_the_senders_subscription_and_no_one_elses(
         assert data["emailId"] == str(email.id)
         assert (data["kind"], data["source"], data["duplicate"]) == ("OPEN", "HUMAN", False)
         assert data["occurredAt"]
+        # Who opened, on what, from the stored user agent and rule.
+        assert data["description"] == "Opened in Thunderbird 128 on Windows"
+        assert data["client"] == {
+            "name": "Thunderbird", "version": "128.0", "os": "Windows 10", "device": "desktop",
+            "proxy": None,
+        }  # fmt: skip
         assert await theirs.silent_for(0.5)
     await drain_notifications()
 
