@@ -67,7 +67,11 @@ async def test_redis_mode_runs_the_actor_in_a_worker_process(
         assert await _wait_for_last_seen(user.token[:10], timeout=30) == when
     finally:
         worker.send_signal(signal.SIGTERM)
-        output, _ = worker.communicate(timeout=30)
+        try:
+            output, _ = worker.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()  # never leave a worker running after the suite
+            output = f"worker did not stop within 30 s of SIGTERM:\n{worker.communicate()[0]}"
         broker.flush_all()
         broker.close()
         broker.client.connection_pool.disconnect()
