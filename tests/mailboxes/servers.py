@@ -112,6 +112,11 @@ class Dovecot:
         )
 
     def start(self) -> None:
+        if not Path(DOVECOT).exists():
+            raise RuntimeError(
+                f"dovecot is not installed ({DOVECOT}): apt-get install dovecot-imapd "
+                "(.ci/run installs it when missing)"
+            )
         for folder in ("run", "state", "home"):
             (self.root / folder).mkdir(exist_ok=True)
         os.chown(self.root / "home", self.uid, self.gid)
