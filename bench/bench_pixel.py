@@ -232,6 +232,19 @@ def _nginx_target(tmp: Path, port: int) -> Target | None:
     return Target("nginx", ["nginx", "-c", str(conf), "-p", str(tmp)])
 
 
+def _log_config_file(tmp: Path) -> str:
+    import json
+
+    sys.path.insert(0, str(ROOT))
+    from plugin.observability.logs import logging_config_for
+
+    access = os.environ.get("MAILBEACON_ACCESS_LOG", "true").lower() not in ("0", "false", "no")
+    config = logging_config_for(os.environ.get("MAILBEACON_LOG_FORMAT", "text"), access_log=access)
+    path = tmp / "logging.json"
+    path.write_text(json.dumps(config))
+    return str(path)
+
+
 def _targets(tmp: Path, port: int, dist: dict[str, str], emb: dict[str, str]) -> list[Target]:
     uv = [
         str(BIN / "uvicorn"),
@@ -264,8 +277,11 @@ def _targets(tmp: Path, port: int, dist: dict[str, str], emb: dict[str, str]) ->
         "warning",
     ]
     ours_uv = [*uv, "--no-proxy-headers", "--lifespan", "on", "--factory", "plugin.app:create_app"]
-    ours_gr_ws = [*gr, "--factory", "plugin.app:create_app"]  # as `mailbeacon serve` runs
-    ours_gr = [*gr, "--no-ws", "--factory", "plugin.app:create_app"]
+    # Ours log as `mailbeacon serve` does: the app's access log (MAILBEACON_ACCESS_LOG,
+    # on by default) on stderr, in MAILBEACON_LOG_FORMAT.
+    log_config = _log_config_file(tmp)
+    ours_gr_ws = [*gr, "--log-config", log_config, "--factory", "plugin.app:create_app"]
+    ours_gr = [*gr, "--log-config", log_config, "--no-ws", "--factory", "plugin.app:create_app"]
     targets = [
         Target("bare-uvicorn", [*uv, "bare_gif_app:app"], cwd=ROOT / "bench"),
         Target("bare-granian", [*gr, "--no-ws", "bare_gif_app:app"], cwd=ROOT / "bench"),

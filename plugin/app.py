@@ -19,7 +19,7 @@ from plugin.composition import install_gates, start_runtime, stop_runtime
 from plugin.console.routes import console_routes
 from plugin.db import ensure_migrated, open_orm
 from plugin.live.bus import start_live, stop_live
-from plugin.observability.access_log import AccessLog
+from plugin.observability.access_log import AccessLog, AccessWriter
 from plugin.observability.exposition import metrics_routes
 from plugin.settings import Settings, load_settings
 from plugin.static_files import static_routes
@@ -94,7 +94,9 @@ class _App(Starlette):
     def __init__(self, settings: Settings) -> None:
         super().__init__(routes=plugin_routes(settings), lifespan=lifespan_for(settings))
         fast = TrackingFastPath(settings, super().__call__)
-        self._entry: ASGIApp = AccessLog(fast) if settings.access_log else fast
+        self._entry: ASGIApp = (
+            AccessLog(fast, AccessWriter(settings.log_format)) if settings.access_log else fast
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._entry(scope, receive, send)

@@ -1,4 +1,4 @@
-"""The ``mailbeacon`` command line: serve, worker, migrate, users, schema."""
+"""The ``mailbeacon`` command line: serve, worker, migrate, users, schema, purge, export."""
 
 from __future__ import annotations
 
@@ -63,20 +63,48 @@ def cmd_users(settings: Settings, args: argparse.Namespace) -> int:
         return await service.issue_token(user, label="cli")
 
     async def revoke() -> str:
-        count = await service.revoke_token(args.token)
+        count = await service.revoke_token(args.prefix)
         return f"revoked {count} token(s)"
 
-    action = {"create": create, "token": token, "revoke": revoke}[args.users_command]
+    async def listing() -> str:
+        return _users_table(await service.list_users())
+
+    actions = {"create": create, "token": token, "revoke": revoke, "list": listing}
     # The token (or result) is the last line of standard output, for scripts.
-    print(_run(lambda s: _with_orm(s, action), settings))
+    print(_run(lambda s: _with_orm(s, actions[args.users_command]), settings))
     return 0
 
 
-def cmd_schema(settings: Settings, args: argparse.Namespace) -> int:
+def _when(moment: Any) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment is not None else "never"
+
+
+def _users_table(users: Sequence[Any]) -> str:
+    """One line per user, then one indented line per active token (its prefix first)."""
+    if not users:
+        return "no users (create one with: mailbeacon users create EMAIL)"
+    lines = []
+    for user in users:
+        lines.append(
+            f"{user.email}  name: {user.name or '-'}  admin: {'yes' if user.is_admin else 'no'}"
+            f"  created: {_when(user.created_at)}"
+        )
+        for token in user.tokens:
+            lines.append(
+                f"    {token.prefix}  label: {token.label or '-'}  created: "
+                f"{_when(token.created_at)}  last seen: {_when(token.last_seen_at)}"
+            )
+        if not user.tokens:
+            lines.append("    (no active token)")
+    return "\n".join(lines)
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    """Print (or write) the SDL; needs no settings, database or data folder."""
     from graphql_schema.schema import schema_sdl
 
     sdl = schema_sdl()
-    if args.output == "-":
+    if args.output in (None, "-"):
         sys.stdout.write(sdl)
     else:
         Path(args.output).write_text(sdl)
@@ -199,48 +227,128 @@ def cmd_export_recipient(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mailbeacon", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+_DESCRIPTION = """\
+mailbeacon: email open and click tracking for a CRM.
 
-    serve = sub.add_parser("serve", help="run the HTTP and WebSocket server")
-    serve.add_argument("--host", default=None)
-    serve.add_argument("--port", type=int, default=None)
+Settings come from MAILBEACON_* environment variables (see the README); the
+database is MAILBEACON_DATABASE_URL, by default the SQLite file
+mailbeacon.sqlite3 in MAILBEACON_DATA_DIR (./var).
+"""
+_EPILOG = "Run 'mailbeacon COMMAND --help' for the options of a command."
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mailbeacon",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {_version()}",
+        help="print the version and exit",
+    )
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", help="one of these commands:"
+    )
+
+    serve = sub.add_parser(
+        "serve", help="run the HTTP and WebSocket server",
+        description="Serve GraphQL, the tracking endpoints and the consent pages (granian). "
+        "Migrates an embedded SQLite database; refuses an unmigrated PostgreSQL one.",
+    )
+    serve.add_argument("--host", default=None, help="address to listen on (MAILBEACON_HOST)")
     serve.add_argument(
-        "--workers", type=int, default=1, help="server processes (needs Redis above 1)"
+        "--port", type=int, default=None, help="port to listen on (MAILBEACON_PORT, 8000)"
+    )
+    serve.add_argument(
+        "--workers", type=int, default=1,
+        help="server processes (default 1; more need Redis and PostgreSQL)",
     )
     serve.set_defaults(handler=cmd_serve)
 
-    worker = sub.add_parser("worker", help="run Dramatiq workers against Redis")
-    worker.add_argument("--threads", type=int, default=8)
+    worker = sub.add_parser(
+        "worker", help="run background workers against Redis (distributed mode)",
+        description="Consume the queues in Redis: sending, recording hits, notifications.",
+    )
+    worker.add_argument(
+        "--threads", type=int, default=8, help="worker threads in this process (default 8)"
+    )
     worker.set_defaults(handler=cmd_worker)
 
-    sub.add_parser("migrate", help="apply database migrations").set_defaults(handler=cmd_migrate)
+    sub.add_parser(
+        "migrate",
+        help="apply database migrations (creates an SQLite file, never a PostgreSQL database)",
+        description="Apply pending migrations to MAILBEACON_DATABASE_URL. A PostgreSQL "
+        "database must exist already (createdb).",
+    ).set_defaults(handler=cmd_migrate)
 
-    users = sub.add_parser("users", help="manage users and API tokens")
-    users_sub = users.add_subparsers(dest="users_command", required=True)
-    create = users_sub.add_parser("create", help="create a user and print its API token last")
-    create.add_argument("email")
-    create.add_argument("--name", default=None)
-    create.add_argument("--admin", action="store_true")
-    token = users_sub.add_parser("token", help="issue another API token for a user")
-    token.add_argument("email")
-    revoke = users_sub.add_parser("revoke", help="revoke a token (whole, or by its listed prefix)")
-    revoke.add_argument("token")
+    users = sub.add_parser(
+        "users", help="manage users and API tokens",
+        description="Create users; issue, list and revoke their API tokens.",
+    )
+    users_sub = users.add_subparsers(
+        dest="users_command", required=True, metavar="ACTION", help="one of these actions:"
+    )
+    create = users_sub.add_parser(
+        "create", help="create a user and print its API token last",
+        description="Create a user; its first API token is the last line printed.",
+    )
+    create.add_argument("email", help="the user's email address (their login)")
+    create.add_argument("--name", default=None, help="display name (the sender name of mail)")
+    create.add_argument(
+        "--admin", action="store_true", help="may erase and export recipients' data"
+    )
+    token = users_sub.add_parser(
+        "token", help="issue another API token for a user",
+        description="Issue a new API token for a user; it is the last line printed.",
+    )
+    token.add_argument("email", help="the user's email address")
+    users_sub.add_parser(
+        "list", help="list users and their active tokens (by prefix)",
+        description="Every user (address, name, admin, created) and each of its active "
+        "tokens: the prefix, label, when it was created and last seen.",
+    )
+    revoke = users_sub.add_parser(
+        "revoke", help="revoke a token by the prefix 'users list' shows (or the whole token)",
+        description="Revoke one active API token, given by the prefix 'users list' shows "
+        "(such as mb_AbC1234) or whole.",
+    )
+    revoke.add_argument("prefix", metavar="PREFIX", help="a token prefix as listed, or a token")
     users.set_defaults(handler=cmd_users)
 
-    schema = sub.add_parser("schema", help="print or write the GraphQL schema (SDL)")
-    schema.add_argument("--output", "-o", default="schema.graphql", help="file, or - for stdout")
-    schema.set_defaults(handler=cmd_schema)
-
-    purge = sub.add_parser("purge", help="delete tracking events past the retention period")
-    purge.set_defaults(handler=cmd_purge)
-    export = sub.add_parser(
-        "export-recipient", help="print a recipient's tracking data and consent history as JSON"
+    schema = sub.add_parser(
+        "schema", help="print the GraphQL schema (SDL)",
+        description="Print the GraphQL schema (SDL) to standard output, or write it to a file. "
+        "Needs no settings and no database.",
     )
-    export.add_argument("email")
+    schema.add_argument(
+        "--output", "-o", default=None, metavar="FILE", help="write to FILE instead of stdout"
+    )
+    schema.set_defaults(handler=None)
+
+    sub.add_parser(
+        "purge", help="delete tracking events past the retention period",
+        description="Delete tracking events older than MAILBEACON_EVENT_RETENTION_DAYS "
+        "(the aggregate figures stay). The server also does it daily.",
+    ).set_defaults(handler=cmd_purge)
+    export = sub.add_parser(
+        "export-recipient", help="print a recipient's tracking data and consent history as JSON",
+        description="Print everything stored about one recipient (events, consent history) "
+        "as JSON, for a data subject's access request.",
+    )
+    export.add_argument("email", help="the recipient's email address")
     export.set_defaults(handler=cmd_export_recipient)
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("mailbeacon")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def _prepare_process(settings: Settings, command: str) -> None:
@@ -254,21 +362,46 @@ def _prepare_process(settings: Settings, command: str) -> None:
         enable(settings.metrics_dir)
 
 
+# Commands that may create the SQLite database (and the development key beside it).
+_CREATING_COMMANDS = ("serve", "migrate")
+
+
+def _settings_for(command: str) -> Settings:
+    """The settings, once what the command needs is known to be reachable.
+
+    Only serve and migrate create an SQLite database (and the development key);
+    any other command that finds no database says where it looked and stops.
+    """
+    from plugin.preflight import check_address_free, check_database, check_redis
+
+    creating = command in _CREATING_COMMANDS
+    settings = load_settings(generate_key=creating)
+    if command == "serve":
+        check_address_free(settings.host, settings.port)
+    asyncio.run(check_database(settings, may_create=creating))
+    if command in ("serve", "worker") and settings.redis_url:
+        asyncio.run(check_redis(settings.redis_url))
+    # The database exists: its development key (if any) may be read or made now.
+    return settings if creating else load_settings()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.command == "schema":
+        return cmd_schema(args)
     if args.command == "serve":
         # The app (and PUBLIC_URL's default) read these from the environment, in every
-        # server process uvicorn starts: pass the command line on that way.
+        # server process granian starts: pass the command line on that way.
         if args.host:
             os.environ["MAILBEACON_HOST"] = args.host
         if args.port:
             os.environ["MAILBEACON_PORT"] = str(args.port)
     try:
-        settings = load_settings()
+        settings = _settings_for(args.command)
         _prepare_process(settings, args.command)
         return int(args.handler(settings, args))
     except MailbeaconError as exc:

@@ -10,11 +10,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
+    "AddressInUseError",
+    "DatabaseAuthError",
+    "DatabaseMissingError",
     "DatabaseNotMigratedError",
+    "DatabaseUnreachableError",
     "ForbiddenError",
     "MailbeaconError",
     "MailboxError",
     "NotFoundError",
+    "RedisUnreachableError",
+    "ServiceError",
     "SettingsError",
     "TemplateError",
     "UnauthenticatedError",
@@ -46,6 +52,32 @@ class SettingsError(MailbeaconError):
 
 class DatabaseNotMigratedError(MailbeaconError):
     code = "DATABASE_NOT_MIGRATED"
+
+
+class ServiceError(MailbeaconError):
+    """Something the operator configured cannot be used (the commands say what, no traceback)."""
+
+    code = "SERVICE_UNAVAILABLE"
+
+
+class DatabaseUnreachableError(ServiceError):
+    code = "DATABASE_UNREACHABLE"
+
+
+class DatabaseAuthError(ServiceError):
+    code = "DATABASE_AUTH_FAILED"
+
+
+class DatabaseMissingError(ServiceError):
+    code = "DATABASE_MISSING"
+
+
+class RedisUnreachableError(ServiceError):
+    code = "REDIS_UNREACHABLE"
+
+
+class AddressInUseError(ServiceError):
+    code = "ADDRESS_IN_USE"
 
 
 class UnauthenticatedError(MailbeaconError):

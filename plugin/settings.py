@@ -99,14 +99,21 @@ class Settings:
         return urlsplit(self.public_url).hostname or "localhost"
 
 
-def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """Read, validate and return the settings; raise SettingsError listing every problem."""
+def load_settings(
+    environ: Mapping[str, str] | None = None, *, generate_key: bool = True
+) -> Settings:
+    """Read, validate and return the settings; raise SettingsError listing every problem.
+
+    ``generate_key=False``: in development, a missing key file is not created (a
+    throwaway key stands in), for commands that must create nothing before they
+    know the database exists.
+    """
     env_vars = os.environ if environ is None else environ
     reader = _Reader(env_vars)
 
     env = reader.choice("ENV", ("development", "test", "production"), "development")
     data_dir = Path(reader.text("DATA_DIR", str(Path.cwd() / "var"))).expanduser()
-    secret_keys = _secret_keys(reader, env, data_dir)
+    secret_keys = _secret_keys(reader, env, data_dir, generate_key)
     database_url = reader.text("DATABASE_URL", "") or _default_sqlite_url(data_dir)
     if not database_url.startswith(("sqlite://", "postgres://", "postgresql://", "asyncpg://")):
         reader.problem("DATABASE_URL", "must start with sqlite://, postgres:// or postgresql://")
@@ -193,7 +200,9 @@ def _default_sqlite_url(data_dir: Path) -> str:
     return f"sqlite://{data_dir / 'mailbeacon.sqlite3'}"
 
 
-def _secret_keys(reader: _Reader, env: str, data_dir: Path) -> tuple[str, ...]:
+def _secret_keys(
+    reader: _Reader, env: str, data_dir: Path, generate: bool
+) -> tuple[str, ...]:
     """The signing keys. Development keeps a generated key in DATA_DIR; production demands one."""
     current = reader.text("SECRET_KEY", "")
     previous = tuple(
@@ -210,6 +219,8 @@ def _secret_keys(reader: _Reader, env: str, data_dir: Path) -> tuple[str, ...]:
             'e.g. python -c "import secrets; print(secrets.token_urlsafe(48))")',
         )
         return ("",)
+    if not generate and not (data_dir / "secret_key").exists():
+        return (secrets.token_urlsafe(48), *previous)
     return (_development_key(data_dir), *previous)
 
 

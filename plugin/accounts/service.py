@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from email_validator import EmailNotValidError, validate_email
@@ -15,15 +16,21 @@ from plugin.jobs import enqueue_async
 from plugin.sending.validation import check_header_value
 
 __all__ = [
+    "PREFIX_LENGTH",
     "TOKEN_PREFIX",
+    "TokenListing",
+    "UserListing",
     "authenticate_token",
     "create_user",
     "get_user_by_email",
     "issue_token",
+    "list_users",
     "revoke_token",
 ]
 
 TOKEN_PREFIX = "mb_"  # noqa: S105 - a public prefix, not a secret
+# How much of a token is kept in clear and listed (mb_ and 7 random characters).
+PREFIX_LENGTH = 10
 # A token's last_seen_at is written at most this often, so busy clients don't write per request.
 _LAST_SEEN_RESOLUTION = timedelta(minutes=5)
 
@@ -76,7 +83,9 @@ async def get_user_by_email(email: str) -> User:
 async def issue_token(user: User, *, label: str | None = None) -> str:
     """Create a new API token for ``user`` and return it; only its hash is kept."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    await ApiToken.create(user=user, token_hash=_hash(token), prefix=token[:10], label=label)
+    await ApiToken.create(
+        user=user, token_hash=_hash(token), prefix=token[:PREFIX_LENGTH], label=label
+    )
     return token
 
 
@@ -97,10 +106,63 @@ async def authenticate_token(token: str) -> User | None:
 
 
 async def revoke_token(token_or_prefix: str) -> int:
-    """Revoke a token given whole or by its listed prefix; return how many were revoked."""
+    """Revoke one active token, given whole or by the prefix ``users list`` shows.
+
+    Raises NotFoundError when nothing active matches and ValidationError when a
+    prefix matches several tokens (then the whole token is needed).
+    """
     now = datetime.now(UTC)
-    if token_or_prefix.startswith(TOKEN_PREFIX) and len(token_or_prefix) > 20:
-        query = ApiToken.filter(token_hash=_hash(token_or_prefix), revoked_at=None)
+    given = token_or_prefix.strip()
+    if given.startswith(TOKEN_PREFIX) and len(given) > PREFIX_LENGTH:
+        query = ApiToken.filter(token_hash=_hash(given), revoked_at=None)
+        shown = "the token given"  # never echo a whole secret
+    elif 0 < len(given) <= PREFIX_LENGTH:
+        query = ApiToken.filter(prefix=given, revoked_at=None)
+        shown = f"the prefix {given}"
     else:
-        query = ApiToken.filter(prefix=token_or_prefix, revoked_at=None)
+        query, shown = None, "what was given"
+    matching = await query.count() if query is not None else 0
+    if matching == 0:
+        raise NotFoundError(
+            f"no active token matches {shown}: give a prefix as `mailbeacon users list` "
+            "shows it, or the whole token"
+        )
+    if matching > 1:
+        raise ValidationError(
+            f"{matching} active tokens start with {given}: give the whole token",
+            code="AMBIGUOUS_TOKEN_PREFIX",
+        )
+    assert query is not None
     return await query.update(revoked_at=now)
+
+
+@dataclass(frozen=True)
+class TokenListing:
+    prefix: str
+    label: str | None
+    created_at: datetime
+    last_seen_at: datetime | None
+
+
+@dataclass(frozen=True)
+class UserListing:
+    email: str
+    name: str | None
+    is_admin: bool
+    created_at: datetime
+    tokens: list[TokenListing]
+
+
+async def list_users() -> list[UserListing]:
+    """Every user with its active tokens (prefixes only), oldest first."""
+    users = await User.all().order_by("id")
+    tokens = await ApiToken.filter(revoked_at=None).order_by("id")
+    by_user: dict[int, list[TokenListing]] = {}
+    for token in tokens:
+        by_user.setdefault(token.user_id, []).append(  # type: ignore[attr-defined]
+            TokenListing(token.prefix, token.label, token.created_at, token.last_seen_at)
+        )
+    return [
+        UserListing(u.email, u.name, u.is_admin, u.created_at, by_user.get(u.id, []))
+        for u in users
+    ]

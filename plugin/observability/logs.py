@@ -26,6 +26,7 @@ __all__ = [
     "RedactingFilter",
     "configure_logging",
     "logging_config",
+    "logging_config_for",
     "redact_addresses",
 ]
 
@@ -48,11 +49,16 @@ def redact_addresses(text: str) -> str:
     return _IPV6.sub(lambda m: "<ip>" if "::" in m[0] or m[0].count(":") == 7 else m[0], text)
 
 
+# Loggers whose lines carry no client or recipient data but do carry addresses an
+# operator needs (granian's "Listening at: http://127.0.0.1:8000").
+_NOT_REDACTED = (ACCESS_LOGGER, "_granian", "_granian.serve")
+
+
 class RedactingFilter(logging.Filter):
-    """Masks addresses in every record except access lines (built without any)."""
+    """Masks addresses in every record except lines of ``_NOT_REDACTED`` loggers."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.name == ACCESS_LOGGER:
+        if record.name in _NOT_REDACTED:
             return True
         message = record.getMessage()
         redacted = redact_addresses(message)
@@ -90,9 +96,16 @@ class JsonFormatter(logging.Formatter):
 
 def logging_config(settings: Settings, *, level: str = "INFO") -> dict[str, Any]:
     """The dictConfig of a mailbeacon process (also granian's own loggers)."""
+    return logging_config_for(settings.log_format, access_log=settings.access_log, level=level)
+
+
+def logging_config_for(
+    log_format: str, *, access_log: bool, level: str = "INFO"
+) -> dict[str, Any]:
+    """``logging_config`` from the two settings alone (the benchmark writes it to a file)."""
     formatter: dict[str, Any] = (
         {"()": f"{__name__}.JsonFormatter"}
-        if settings.log_format == "json"
+        if log_format == "json"
         else {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
     )
     handler = {
@@ -114,7 +127,7 @@ def logging_config(settings: Settings, *, level: str = "INFO") -> dict[str, Any]
             "granian.access": {"handlers": ["default"], "level": "WARNING", "propagate": False},
             ACCESS_LOGGER: {
                 "handlers": ["default"],
-                "level": "INFO" if settings.access_log else "WARNING",
+                "level": "INFO" if access_log else "WARNING",
                 "propagate": False,
             },
         },
