@@ -3,13 +3,14 @@
 
 import { graphql } from "./api.js";
 import { byId, fill, h } from "./dom.js";
-import { describeEvent, sourceLabel, STATUS_WORDS, times, when } from "./format.js";
+import { sourceLabel, STATUS_WORDS, times, when } from "./format.js";
 import { EMAIL_FIELDS } from "./mail.js";
 
 const DETAIL = `query Email($id: ID!) { sentEmail(id: $id) {
   ${EMAIL_FIELDS} messageId firstOpenedAt firstClickedAt trackingReasons
   links { id url clickCount firstClickedAt lastClickedAt }
-  events(first: 200) { id kind occurredAt source rule url recipient duplicate } } }`;
+  events(first: 200) { id kind occurredAt source rule url recipient duplicate
+    description } } }`;
 
 let currentId = null;
 
@@ -49,7 +50,11 @@ function timeline(events) {
     return h("li", { className: `event source-${label.toLowerCase()}` },
       h("time", { dateTime: event.occurredAt }, when(event.occurredAt)),
       h("span", { className: "badge" }, label),
-      h("span", { className: "what" }, describeEvent(event),
+      // The API's own words ("Opened in Outlook 16 on Windows", "Prefetched by Apple Mail
+      // Privacy Protection: not counted"), with the copy's recipient when it has one.
+      h("span", { className: "what" }, event.description,
+        event.recipient ? h("span", { className: "event-url" }, `Copy to ${event.recipient}`)
+          : null,
         event.url ? h("span", { className: "event-url" }, event.url) : null));
   }));
 }

@@ -43,24 +43,6 @@ export const STATUS_WORDS = {
   FAILED: "Not delivered",
 };
 
-// The classifier's rules (plugin/tracking/classify.py) in a salesperson's words.
-const RULE_WORDS = {
-  "apple-mpp": "Apple Mail Privacy Protection prefetch",
-  "head-request": "Link check by a mail server (it asked for headers only)",
-  "empty-user-agent": "Automatic fetch by a program that does not say what it is",
-  "bare-user-agent": "Automatic fetch by a program posing as a browser",
-  "scanner-ua": "Security scanner of the recipient's mail system",
-  "headless-browser": "Automated (headless) browser",
-  crawler: "Web crawler",
-  "http-library": "Automated script or program",
-  prefetcher: "Image prefetch by a mail service",
-  honeypot: "Security scanner: it followed a hidden link no person can see",
-  "honeypot-burst": "Security scanner: it also followed a hidden link no person can see",
-  "scanner-window": "Security scanner: clicked seconds after delivery",
-  burst: "Security scanner: clicked several links at once",
-  self: "Your own view",
-};
-
 const SOURCE_WORDS = {
   HUMAN: "Person",
   MACHINE: "Machine",
@@ -72,22 +54,6 @@ const SOURCE_WORDS = {
 export function sourceLabel(event) {
   if (event.source === "HUMAN" && event.duplicate) return "Duplicate";
   return SOURCE_WORDS[event.source] ?? event.source;
-}
-
-/** One timeline line: what happened and whether it counts, in words. */
-export function describeEvent(event) {
-  const what = event.kind === "OPEN" ? "Opened" : "Clicked";
-  const who = event.recipient ? ` by ${event.recipient}` : "";
-  if (event.source === "HUMAN") {
-    if (event.duplicate) {
-      return `${what}${who} again within seconds by the same reader: counted once`;
-    }
-    return `${what}${who} by a person: counted`;
-  }
-  const rule = RULE_WORDS[event.rule];
-  const fallback = { MACHINE: "Automatic fetch by a machine", BOT: "Security scanner or bot",
-    SELF: "Your own view" }[event.source] ?? event.source;
-  return `${rule ?? fallback}: not counted`;
 }
 
 /** A recipient's consent state in words. */
