@@ -19,7 +19,6 @@ personal link.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from consent.service import current_settings, jurisdiction_of, policy_config
 from consent.signing import keys_for
 from consent.templating import DEFAULT_LANGUAGE, render
 from plugin.settings import Settings
+from plugin.tracking.instrument_html import insert_visible
 
 __all__ = [
     "ConsentLink",
@@ -40,7 +40,6 @@ __all__ = [
 ]
 
 
-_BODY_CLOSE = re.compile(r"</body\s*>", re.IGNORECASE)
 _SECONDS_PER_DAY = 86_400
 
 
@@ -105,19 +104,17 @@ async def append_stop_tracking_footer(
     *,
     message: str | None = None,
 ) -> tuple[str | None, str | None]:
-    """The instrumented bodies of a *tracked* copy with the footer added (HTML before the
-    last ``</body>``, else at the end; text at the end); unchanged when none is due."""
+    """The instrumented bodies of a *tracked* copy with the footer added (HTML where a
+    mail client renders it, see ``visible_insertion_point``: before the last real
+    ``</body>``, else at the end; text at the end); unchanged when none is due."""
     footer = await stop_tracking_footer(recipients, settings, message=message)
     if footer is None:
         return html, text
     footer_html, footer_text = footer
     if html is not None:
-        closes = list(_BODY_CLOSE.finditer(html))
-        if closes:
-            at = closes[-1].start()
-            html = f"{html[:at]}{footer_html}\n{html[at:]}"
-        else:
-            html = f"{html}\n{footer_html}"
+        # The tag scanner of the instrumenter: never into a comment, an attribute or a
+        # construct the end of the HTML leaves open, where no mail client shows it.
+        html = insert_visible(html, f"{footer_html}\n")
     if text is not None:
         text = f"{text.rstrip()}\n\n-- \n{footer_text}\n"
     return html, text

@@ -1,4 +1,4 @@
-"""Limits on what one GraphQL document may ask: size, depth, aliases, tokens."""
+"""Limits on what one GraphQL document may ask: size, depth, aliases, tokens, cost."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     SchemaExtension,
 )
+
+from graphql_schema.cost import query_cost_limiter
 
 __all__ = ["limit_extensions"]
 
@@ -32,11 +34,14 @@ def _query_size_limiter(max_bytes: int) -> type[SchemaExtension]:
     return QuerySizeLimiter
 
 
-def limit_extensions(*, max_depth: int, max_query_bytes: int) -> list[Callable[[], Any]]:
+def limit_extensions(
+    *, max_depth: int, max_query_bytes: int, max_cost: int
+) -> list[Callable[[], Any]]:
     """Extension factories (fresh instances per request, as strawberry asks)."""
     size_limiter = _query_size_limiter(max_query_bytes)
     return [
         size_limiter,
+        query_cost_limiter(max_cost),
         lambda: QueryDepthLimiter(max_depth=max_depth),
         lambda: MaxAliasesLimiter(max_alias_count=30),
         lambda: MaxTokensLimiter(max_token_count=5000),

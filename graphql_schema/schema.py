@@ -22,6 +22,7 @@ from graphql_schema.queries.mailbox import MailboxQueries
 from graphql_schema.queries.notifications import NotificationQueries
 from graphql_schema.queries.sent_emails import SentEmailQueries
 from graphql_schema.subscriptions import Subscription
+from graphql_schema.text_guard import StorableText
 
 __all__ = ["Mutation", "Query", "Subscription", "build_schema", "schema_sdl"]
 
@@ -41,15 +42,20 @@ class MailbeaconSchema(strawberry.Schema):
         """Expected errors are the client's business; ErrorPolicy logs the unexpected ones."""
 
 
-def build_schema(*, max_depth: int = 12, max_query_bytes: int = 100_000) -> MailbeaconSchema:
+def build_schema(
+    *, max_depth: int = 12, max_query_bytes: int = 100_000, max_cost: int = 20_000
+) -> MailbeaconSchema:
     return MailbeaconSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         extensions=[
-            *limit_extensions(max_depth=max_depth, max_query_bytes=max_query_bytes),
+            *limit_extensions(
+                max_depth=max_depth, max_query_bytes=max_query_bytes, max_cost=max_cost
+            ),
             EncodableText,
             ErrorPolicy,
+            StorableText,  # after ErrorPolicy: its end-of-operation hook runs before
         ],
     )
 

@@ -17,6 +17,7 @@ from graphql_schema.view import GraphQLEndpoint
 from plugin import health
 from plugin.composition import install_gates, start_runtime, stop_runtime
 from plugin.console.routes import console_routes
+from plugin.cpu import configure_cpu_pool, shutdown_cpu_pool
 from plugin.db import ensure_migrated, open_orm
 from plugin.live.bus import start_live, stop_live
 from plugin.observability.access_log import AccessLog, AccessWriter
@@ -33,7 +34,9 @@ __all__ = ["create_app", "graphql_endpoint", "lifespan_for", "plugin_routes"]
 
 def graphql_endpoint(settings: Settings) -> GraphQLEndpoint:
     schema = build_schema(
-        max_depth=settings.graphql_max_depth, max_query_bytes=settings.graphql_max_query_bytes
+        max_depth=settings.graphql_max_depth,
+        max_query_bytes=settings.graphql_max_query_bytes,
+        max_cost=settings.graphql_max_cost,
     )
     return GraphQLEndpoint(schema, settings, client_observer=observe_client)
 
@@ -61,6 +64,7 @@ def lifespan_for(settings: Settings, *, embedded_worker: bool | None = None):  #
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await ensure_migrated(settings)
         install_gates()
+        configure_cpu_pool(settings.cpu_workers, settings.cpu_pool)
         async with open_orm(settings):
             runtime = start_runtime(settings, embedded_worker=run_worker_here)
             start_handoff(runtime)
@@ -81,6 +85,7 @@ def lifespan_for(settings: Settings, *, embedded_worker: bool | None = None):  #
                 await stop_runtime(runtime)
                 # After the workers: what they did not record stays spooled for the next start.
                 await stop_handoff()
+                await asyncio.to_thread(shutdown_cpu_pool)  # after the workers that use it
 
     return lifespan
 

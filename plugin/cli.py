@@ -179,6 +179,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     import dramatiq
 
     from plugin.composition import start_runtime
+    from plugin.cpu import configure_cpu_pool, shutdown_cpu_pool
     from plugin.tracking.pipeline import start_consumer
 
     if settings.embedded:
@@ -188,6 +189,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    configure_cpu_pool(settings.cpu_workers, settings.cpu_pool)
     runtime = start_runtime(settings, embedded_worker=False)
     # worker_timeout: how long an idle consumer waits before looking again. Dramatiq backs
     # off up to it on an empty queue, so it bounds the delay of a lone open after a quiet
@@ -204,6 +206,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     consumer.stop()  # records and acknowledges the batch in hand, returns what it cannot
     worker.stop(timeout=10_000)
     runtime.broker.close()
+    shutdown_cpu_pool()
     return 0
 
 

@@ -8,6 +8,7 @@ masked and logged.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = [
     "AddressInUseError",
@@ -23,6 +24,7 @@ __all__ = [
     "ServiceError",
     "SettingsError",
     "TemplateError",
+    "TooManyLinksError",
     "UnauthenticatedError",
     "UnknownHookError",
     "ValidationError",
@@ -117,6 +119,23 @@ class MailboxError(MailbeaconError):
     def __init__(self, code: str, message: str, *, field: str | None = None) -> None:
         super().__init__(message, field=field)
         self.code = code
+
+
+class TooManyLinksError(ValidationError):
+    """An email with more tracked links than MAILBEACON_MAX_LINKS_PER_EMAIL allows."""
+
+    code = "TOO_MANY_LINKS"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"the email has more than {limit} tracked links (HTML and text together); "
+            "send it with fewer links or with link tracking off",
+            field="html",
+        )
+        self.limit = limit
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.limit,))  # it crosses from a pool process
 
 
 class UnknownHookError(MailbeaconError):

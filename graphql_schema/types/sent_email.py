@@ -6,7 +6,9 @@ from datetime import datetime
 
 import strawberry
 from strawberry.scalars import JSON
+from strawberry.types import Info
 
+from graphql_schema.loaders import EventsKey, loaders_of
 from graphql_schema.types.client import EventClient, OpenBreakdown
 from graphql_schema.types.common import PageInfo, UserError
 from graphql_schema.types.enums import EmailStatus, EventSource, TrackingEventKind
@@ -15,7 +17,6 @@ from plugin.sending.models import TrackedLink as TrackedLinkModel
 from plugin.tracking.breakdown import open_breakdown
 from plugin.tracking.describe import present_event
 from plugin.tracking.models import TrackingEvent as TrackingEventModel
-from plugin.tracking.store import PENDING_RULE
 
 __all__ = [
     "SendEmailInput",
@@ -121,21 +122,14 @@ class SentEmail:
     )
 
     @strawberry.field
-    async def links(self) -> list[TrackedLink]:
-        links = await TrackedLinkModel.filter(email_id=int(self.id)).order_by("position")
+    async def links(self, info: Info) -> list[TrackedLink]:
+        links = await loaders_of(info).links.load(int(self.id))
         return [TrackedLink.from_model(link) for link in links]
 
     @strawberry.field(description="Every event, every source, newest first.")
-    async def events(self, first: int | None = 50) -> list[TrackingEvent]:
+    async def events(self, info: Info, first: int | None = 50) -> list[TrackingEvent]:
         limit = max(1, min(first if first is not None else 50, MAX_EVENTS))
-        events = (
-            await TrackingEventModel.filter(email_id=int(self.id))
-            # A click held for its burst window is not shown until it is decided.
-            .exclude(rule=PENDING_RULE)
-            .order_by("-occurred_at", "-id")
-            .limit(limit)
-            .select_related("link")
-        )
+        events = await loaders_of(info).events.load(EventsKey(int(self.id), limit))
         return [
             TrackingEvent.from_model(event, event.link.url if event.link else None)
             for event in events

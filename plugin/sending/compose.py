@@ -21,7 +21,7 @@ from plugin.tracking.instrument_html import (
 from plugin.tracking.instrument_text import instrument_text
 from plugin.tracking.signing import urls_for
 
-__all__ = ["InstrumentedCopy", "instrument_copy"]
+__all__ = ["InstrumentedCopy", "instrument_copy", "tracked_destinations"]
 
 
 @dataclass(frozen=True)
@@ -40,19 +40,20 @@ def instrument_copy(
     track_links: bool,
     indexes: dict[str, int],
     settings: Settings,
+    max_links: int | None = None,
 ) -> InstrumentedCopy:
     """Add this copy's pixel and tracked links; always strip our own earlier tracking.
 
     ``text`` None with an ``html`` body: a plain-text alternative is derived here.
 
     ``indexes`` (destination -> link index) is shared by every copy of an email
-    and grows as new destinations are met.
+    and grows as new destinations are met (in this process: a pool process works
+    on its own copy of it). Raises TooManyLinksError past ``max_links`` links.
+
+    Pure CPU work (seconds for thousands of links): callers on an event loop run it
+    with ``plugin.cpu.run_cpu``.
     """
-    urls = urls_for(settings)
-    # The honeypot leads somewhere harmless that is ours: the tracking domain's root.
-    registry = SimpleLinkRegistry(
-        urls, public_id, indexes=indexes, honeypot_destination=urls.public_url + "/"
-    )
+    registry = _registry(public_id, indexes, settings, max_links)
     options = HtmlInstrumentOptions(
         track_opens=track_opens,
         track_links=track_links,
@@ -75,3 +76,34 @@ def instrument_copy(
     else:
         out_text = None
     return InstrumentedCopy(html=out_html, text=out_text, destinations=registry.destinations)
+
+
+def tracked_destinations(
+    *, html: str | None, text: str | None, settings: Settings, max_links: int
+) -> list[tuple[int, str]]:
+    """The (index, destination) pairs that tracking the links of these bodies stores.
+
+    The same numbering as :func:`instrument_copy` (tokens do not depend on the copy's
+    id for that), without deriving a text part. Raises TooManyLinksError.
+    """
+    registry = _registry(b"\0" * 12, {}, settings, max_links)
+    if html is not None:
+        options = HtmlInstrumentOptions(
+            track_opens=False, track_links=True, honeypot=False,
+            skip_unsubscribe_links=settings.skip_unsubscribe_links,
+        )
+        instrument_html(html, registry, options)
+    if text is not None and settings.track_text_links:
+        instrument_text(text, registry, track_links=True)
+    return registry.destinations
+
+
+def _registry(
+    public_id: bytes, indexes: dict[str, int], settings: Settings, max_links: int | None
+) -> SimpleLinkRegistry:
+    urls = urls_for(settings)
+    # The honeypot leads somewhere harmless that is ours: the tracking domain's root.
+    return SimpleLinkRegistry(
+        urls, public_id, indexes=indexes, honeypot_destination=urls.public_url + "/",
+        max_links=max_links,
+    )

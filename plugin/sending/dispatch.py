@@ -30,6 +30,7 @@ from email.message import EmailMessage
 from tortoise.expressions import F
 
 from consent.footer import append_stop_tracking_footer
+from plugin.cpu import run_cpu
 from plugin.hooks import registry
 from plugin.jobs import enqueue_async
 from plugin.observability.logs import redact_addresses
@@ -167,7 +168,9 @@ async def _build(  # type: ignore[no-untyped-def]
     email: SentEmail, copy: EmailCopy, settings: Settings, from_address: str
 ):
     links = await TrackedLink.filter(email_id=email.id).values_list("url", "position")
-    bodies = instrument_copy(
+    # CPU-bound (seconds for thousands of links): in the pool, off every event loop.
+    bodies = await run_cpu(
+        instrument_copy,
         html=email.html, text=email.text, public_id=bytes.fromhex(copy.public_id),
         track_opens=copy.track_opens, track_links=copy.track_links,
         indexes={str(url): int(position) for url, position in links}, settings=settings,
@@ -183,23 +186,27 @@ async def _build(  # type: ignore[no-untyped-def]
             )
         else:
             html, text = await append_stop_tracking_footer(html, text, [copy.recipient], settings)
-    return build_message(
+    # Encoding megabytes of body as MIME is CPU work too.
+    return await run_cpu(
+        build_message,
         sender_name=email.user.name, sender_address=from_address,
         to=email.to_addresses, cc=email.cc_addresses, subject=email.subject,
         text=text, html=html, message_id=copy.message_id or "",
     )
 
 
-def _clean(
+async def _clean(
     email: SentEmail, copy: EmailCopy, settings: Settings, from_address: str
 ) -> EmailMessage:
     """The copy for the sender's own Sent folder: the author's HTML as written (no pixel,
     no tracked links, no honeypot, no consent footer), its Bcc kept as mail clients do."""
-    bodies = instrument_copy(
+    bodies = await run_cpu(
+        instrument_copy,
         html=email.html, text=email.text, public_id=bytes.fromhex(copy.public_id),
         track_opens=False, track_links=False, indexes={}, settings=settings,
     )
-    message = build_message(
+    message = await run_cpu(
+        build_message,
         sender_name=email.user.name, sender_address=from_address,
         to=email.to_addresses, cc=email.cc_addresses, subject=email.subject,
         text=bodies.text, html=bodies.html, message_id=copy.message_id or "",

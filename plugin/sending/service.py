@@ -25,12 +25,15 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from plugin.accounts.models import User
+from plugin.cpu import run_cpu
+from plugin.errors import TooManyLinksError
 from plugin.jobs import enqueue_async
 from plugin.preferences.service import remember_compose_choices
-from plugin.sending.compose import instrument_copy
+from plugin.sending.compose import tracked_destinations
 from plugin.sending.decision import CopyPlan, TrackingDecision, decide_tracking
 from plugin.sending.mime import new_message_id
-from plugin.sending.models import EmailCopy, SentEmail, TrackedLink
+from plugin.sending.models import EmailCopy, SentEmail
+from plugin.sending.repository import insert_tracked_links
 from plugin.sending.templates import render_parts
 from plugin.sending.validation import (
     MAX_IDEMPOTENCY_KEY,
@@ -80,11 +83,15 @@ async def send_email(
         per_recipient=draft.track_per_recipient,
     )
     plans = [(plan, new_public_id()) for plan in decision.copies]
-    # Every copy has the same bodies, so one instrumentation finds every tracked link.
-    destinations = instrument_copy(
-        html=html, text=text, public_id=plans[0][1], track_opens=False,
-        track_links=decision.links, indexes={}, settings=settings,
-    ).destinations if decision.links else []
+    # Every copy has the same bodies, so one pass finds every tracked link. Seconds of
+    # CPU for thousands of links: in the pool, so that the event loop stays free.
+    try:
+        destinations = await run_cpu(
+            tracked_destinations, html=html, text=text, settings=settings,
+            max_links=settings.max_links_per_email,
+        ) if decision.links else []
+    except TooManyLinksError as error:
+        raise InvalidDraft([error]) from None
     try:
         email, copy_ids = await _store(
             user, valid, subject, html, text, decision, plans, destinations, settings
@@ -158,11 +165,7 @@ async def _store(
                 using_db=conn,
             )
             copy_ids.append(copy.id)
-        if destinations:
-            await TrackedLink.bulk_create(
-                [TrackedLink(email_id=email.id, position=i, url=url) for i, url in destinations],
-                using_db=conn,
-            )
+        await insert_tracked_links(conn, email.id, destinations)
         await remember_compose_choices(
             user, track_opens=decision.chosen_opens, track_links=decision.chosen_links
         )

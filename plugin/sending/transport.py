@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -64,12 +64,13 @@ async def route_for(user: User, settings: Settings) -> Route:
 
 
 async def send_through(
-    route: Route, message: EmailMessage, *, clean: Callable[[], EmailMessage], user: User,
+    route: Route, message: EmailMessage, *, clean: Callable[[], Awaitable[EmailMessage]],
+    user: User,
     recipients: Sequence[str], settings: Settings,
 ) -> DeliveryResult:
     if route.host is not None:
         answer = route.host(HostDelivery(
-            user=user, message=message, sent_copy=clean(), sender=route.sender,
+            user=user, message=message, sent_copy=await clean(), sender=route.sender,
             recipients=list(recipients),
         ))
         if inspect.isawaitable(answer):
@@ -85,7 +86,9 @@ async def send_through(
     return await deliver(message, sender=route.sender, recipients=recipients, settings=settings)
 
 
-async def file_sent_copy(route: Route, email_id: int, clean: Callable[[], EmailMessage]) -> None:
+async def file_sent_copy(
+    route: Route, email_id: int, clean: Callable[[], Awaitable[EmailMessage]]
+) -> None:
     """APPEND the clean copy to the user's Sent folder, once per email (never retried: a
     second attempt after an unclear failure could file it twice)."""
     mailbox = route.mailbox
@@ -99,7 +102,8 @@ async def file_sent_copy(route: Route, email_id: int, clean: Callable[[], EmailM
     if not claimed:
         return
     try:
-        await append_to_folder(mailbox.imap, mailbox.sent_folder, clean().as_bytes())
+        message = await clean()
+        await append_to_folder(mailbox.imap, mailbox.sent_folder, message.as_bytes())
     except MailboxError as error:
         log.warning("email %s: the Sent copy was not filed (%s: %s)", email_id, error.code,
                     error.message)

@@ -26,7 +26,16 @@ from collections.abc import Container, Iterator
 from dataclasses import dataclass
 from html import unescape
 
-__all__ = ["HTML_WS", "Attr", "Tag", "attr_value", "element_text", "escape_attr", "iter_tags"]
+__all__ = [
+    "HTML_WS",
+    "Attr",
+    "Tag",
+    "attr_value",
+    "element_text",
+    "escape_attr",
+    "iter_tags",
+    "open_tail_start",
+]
 
 HTML_WS = "\t\n\f\r "
 """The characters HTML treats as whitespace (narrower than Python's str.isspace)."""
@@ -65,6 +74,35 @@ _MASTER = re.compile(
 )
 _ATTR = re.compile(
     rf"""([\t\n\f\r /]*+)([^\t\n\f\r />][^\t\n\f\r />=]*+)(?:{_WS}*+={_WS}*+({_VALUE}))?""",
+)
+# The strict tokenizer of open_tail_start: every item must be *complete* as a browser's
+# tokenizer sees it (a quote opens a value that only the same quote closes, a comment
+# ends only at "-->", a raw-text element only at its end tag), so the loop stops at
+# the first construct that the end of the document leaves open.
+_STRICT_VALUE = r"""(?:"[^"]*+"|'[^']*+'|[^\t\n\f\r >"'][^\t\n\f\r >]*+)"""
+# After a name, "=" commits to a value: a quote left open is no value and no new name.
+_STRICT_ATTRS = (
+    rf"(?:[\t\n\f\r /]*+[^\t\n\f\r />][^\t\n\f\r />=]*+"
+    rf"(?:{_WS}*+={_WS}*+(?:{_STRICT_VALUE}|(?=>))|(?!{_WS}*+=)))*+"
+)
+_STRICT_RAW = "|".join(
+    rf"<{name}{_END}{_STRICT_ATTRS}[\t\n\f\r /]*+>(?:[^<]++|<(?!/{name}{_END}))*+"
+    rf"</{name}{_END}[^>]*+>"
+    for name in _RAW_NAMES
+)
+_COMPLETE = re.compile(
+    rf"""
+    (?:
+        [^<]++                                                  # text
+      | <!--(?:-?>|(?:[^-]++|-(?!-!?>))*+--!?>)                  # a closed comment
+      | {_STRICT_RAW}                                           # a closed raw-text element
+      | <(?:/|(?!(?:{"|".join(_RAW_NAMES)}|plaintext){_END}))[a-z][^\t\n\f\r />]*+
+            {_STRICT_ATTRS}[\t\n\f\r /]*+>                     # a closed tag
+      | <(?:!(?!--)|\?|/(?![a-z]))[^>]*+>                        # doctype, bogus comment, </>
+      | <(?![a-z!?/])                                           # a lone '<' in text
+    )*+
+    """,
+    re.IGNORECASE | re.DOTALL | re.VERBOSE,
 )
 _TAG_CLOSE = re.compile(r"[\t\n\f\r /]*+>?")
 _COMMENT_END = re.compile(r"--!?>")
@@ -184,6 +222,19 @@ def iter_tags(
             continue
         attrs, pos = _parse_attrs(html, match.end(), stop, keep)
         yield Tag(match.group("name").lower(), match.start("name") - 1, pos, attrs, conditional)
+
+
+def open_tail_start(html: str) -> int:
+    """Where the construct left open by the end of ``html`` starts, else ``len(html)``.
+
+    Markup appended to a document that ends inside an unterminated comment, raw-text
+    element (``<style>``, ``<textarea>``...), ``<plaintext>``, tag or quoted attribute
+    value would land inside it and never be rendered; inserted at the returned index
+    instead, it is rendered (the open construct starts there). One pass of one
+    regular expression, no backtracking.
+    """
+    match = _COMPLETE.match(html)
+    return match.end() if match is not None else 0
 
 
 def escape_attr(value: str, quote: str) -> str:

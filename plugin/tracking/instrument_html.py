@@ -19,6 +19,7 @@ from plugin.tracking.html_scanner import (
     element_text,
     escape_attr,
     iter_tags,
+    open_tail_start,
 )
 from plugin.tracking.link_registry import LinkRegistry, SimpleLinkRegistry
 
@@ -28,10 +29,12 @@ __all__ = [
     "LinkRegistry",
     "SimpleLinkRegistry",
     "honeypot_markup",
+    "insert_visible",
     "instrument_html",
     "is_unsubscribe_text",
     "is_unsubscribe_url",
     "pixel_markup",
+    "visible_insertion_point",
 ]
 
 NO_TRACK_ATTR = "data-mb-no-track"
@@ -187,19 +190,9 @@ class _Instrumenter:
         if options.track_links and options.honeypot:
             inserted += honeypot_markup(self.links.honeypot_url())
         if inserted:
-            self.edits.append((self.insert_at(body_open, body_close), -1, inserted))
+            at = _insertion_point(html, body_open, body_close, top=options.pixel_position == "top")
+            self.edits.append((at, -1, inserted))
         return self.splice()
-
-    def insert_at(self, body_open: int, body_close: int) -> int:
-        html = self.html
-        if self.options.pixel_position == "top":
-            if body_open >= 0:
-                return body_open
-            if _HTML_OR_HEAD.search(html) is None:
-                return 0  # a fragment: its start is the top
-        if body_close >= 0:
-            return body_close
-        return len(html)
 
     def splice(self) -> str:
         if not self.edits:
@@ -218,11 +211,54 @@ class _Instrumenter:
         return "".join(parts)
 
 
+def _insertion_point(html: str, body_open: int, body_close: int, *, top: bool) -> int:
+    # The end of the document may leave a comment, raw-text element, tag or quoted
+    # value open: markup after its start would be swallowed by it.
+    tail = open_tail_start(html)
+    if top:
+        if 0 <= body_open <= tail:
+            return body_open
+        if body_open < 0 and _HTML_OR_HEAD.search(html) is None:
+            return 0  # a fragment: its start is the top
+    # A </body> the lenient scan saw inside a construct left open is no real end tag.
+    if 0 <= body_close < tail:
+        return body_close
+    return tail
+
+
+def visible_insertion_point(html: str, *, top: bool = False) -> int:
+    """Where markup inserted into ``html`` is rendered by a mail client.
+
+    Bottom: before the last real ``</body>`` (not one in a comment, an attribute, a
+    raw-text element or an Outlook-only conditional), else at the end; but never
+    inside a comment, raw-text element, tag or quoted value that the end of the
+    document leaves open: then at that construct's start. Top: right after the
+    real ``<body ...>``, at 0 for a fragment, else as for bottom.
+    """
+    body_open = body_close = -1
+    for tag in iter_tags(html, keep=()):
+        if tag.conditional:
+            continue
+        if tag.name == "body" and body_open < 0:
+            body_open = tag.end
+        elif tag.name == "/body":
+            body_close = tag.start
+    return _insertion_point(html, body_open, body_close, top=top)
+
+
+def insert_visible(html: str, markup: str, *, top: bool = False) -> str:
+    """``html`` with ``markup`` inserted at :func:`visible_insertion_point`, every
+    other byte kept."""
+    at = visible_insertion_point(html, top=top)
+    return f"{html[:at]}{markup}{html[at:]}"
+
+
 def instrument_html(html: str, links: LinkRegistry, options: HtmlInstrumentOptions) -> str:
     """Return ``html`` with tracking added as ``options`` say and our old tracking removed.
 
-    - Open pixel (``track_opens``) just before the last ``</body>`` (or the end
-      of a fragment), or right after ``<body ...>`` with ``pixel_position="top"``.
+    - Open pixel (``track_opens``) where a mail client renders it (see
+      :func:`visible_insertion_point`): before the last real ``</body>`` (or at the
+      end), or right after ``<body ...>`` with ``pixel_position="top"``.
     - Every http(s) ``href`` of ``<a>``, ``<area>`` and VML ``<v:*>`` tags
       (also inside Outlook conditional comments) replaced by
       ``links.click_url(destination)`` (``track_links``), except links marked

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from plugin.errors import TooManyLinksError
 from plugin.tracking.tokens import ClickToken, OpenToken, TrackingUrls
 
 __all__ = ["LinkRegistry", "SimpleLinkRegistry"]
@@ -48,6 +49,7 @@ class SimpleLinkRegistry:
         *,
         indexes: dict[str, int] | None = None,
         honeypot_destination: str = "",
+        max_links: int | None = None,
     ) -> None:
         self.urls = urls
         self.copy_id = copy_id
@@ -56,6 +58,9 @@ class SimpleLinkRegistry:
         self._tracked: dict[str, str] = {}
         self._used: dict[str, int] = {}
         self._prefix = urls.public_url.casefold() + "/t/"
+        self._next_index = max(self.indexes.values(), default=0) + 1
+        self.max_links = max_links
+        self.link_count = 0
 
     @property
     def destinations(self) -> list[tuple[int, str]]:
@@ -67,18 +72,26 @@ class SimpleLinkRegistry:
         return self.urls.open_url(self.copy_id)
 
     def click_url(self, destination: str) -> str:
-        """Return the tracked URL of ``destination`` (the same one each time)."""
+        """Return the tracked URL of ``destination`` (the same one each time).
+
+        Raises TooManyLinksError on the call past ``max_links`` (every link counts,
+        repeated destinations too: each costs its rewrite).
+        """
+        self.link_count += 1
+        if self.max_links is not None and self.link_count > self.max_links:
+            raise TooManyLinksError(self.max_links)
         tracked = self._tracked.get(destination)
         if tracked is not None:
             return tracked
         index = self.indexes.get(destination)
         if index is None:
-            index = max(self.indexes.values(), default=0) + 1
+            index = self._next_index
         try:
             tracked = self.urls.click_url(self.copy_id, index, destination)
         except ValueError:
             return destination
         self.indexes.setdefault(destination, index)
+        self._next_index = max(self._next_index, index + 1)
         self._used.setdefault(destination, index)
         self._tracked[destination] = tracked
         return tracked

@@ -63,3 +63,17 @@ async def test_append_goes_before_body_end(server: str, settings: Any) -> None:
         "<p>x</p>", None, [unique_address("x.com")], settings
     )
     assert unchanged == ("<p>x</p>", None)
+
+
+async def test_the_footer_is_not_hidden_by_the_end_of_the_html(server: str, settings: Any) -> None:
+    eu = unique_address("firma.de")
+    for html in (
+        "<body><p>Hi</p><!-- </body> -->",
+        '<body><p title="</body>">Hi</p>',
+        "<body><p>Hi</p><!-- unterminated </body></html>",
+    ):
+        out, _ = await append_stop_tracking_footer(html, "Hi", [eu], settings)
+        assert out is not None
+        at = out.index("Stop tracking")
+        # Never inside the comment (nor the attribute): before it, or after the whole input.
+        assert ("<!--" in out and at < out.index("<!--")) or out.startswith(html), out

@@ -103,3 +103,74 @@ async def test_preferences_update_and_read_back(gql: GraphQL, make_user: UserFac
     }
     theirs = await gql("{ trackingPreferences { openTrackingEnabled } }", user=other)
     assert theirs["data"]["trackingPreferences"]["openTrackingEnabled"] is True
+
+
+HEAVY_PAGE = """sentEmails(first: 100) { edges { node { id subject
+    events(first: 500) { id kind occurredAt source url } links { url clickCount } } } }"""
+
+
+async def test_thirty_aliases_of_heavy_pages_are_refused_for_their_cost(
+    gql: GraphQL, make_user: UserFactory
+) -> None:
+    user = await make_user()
+    query = "{ " + " ".join(f"a{i}: {HEAVY_PAGE}" for i in range(30)) + " }"
+    body = await gql(query, user=user)
+    _no_trace(body)
+    assert body["data"] is None
+    assert body["errors"][0]["extensions"]["code"] == "QUERY_TOO_COSTLY"
+
+
+async def test_cost_follows_variables_and_fragments(gql: GraphQL, make_user: UserFactory) -> None:
+    user = await make_user()
+    query = """query($n: Int, $e: Int) { sentEmails(first: $n) { edges { node { ...E } } } }
+        fragment E on SentEmail { id events(first: $e) { id kind } }"""
+    refused = await gql(query, {"n": 100, "e": 500}, user=user)
+    assert refused["errors"][0]["extensions"]["code"] == "QUERY_TOO_COSTLY"
+    fine = await gql(query, {"n": 20, "e": 50}, user=user)
+    assert "errors" not in fine, fine
+    assert fine["data"]["sentEmails"]["edges"] == []
+
+
+async def test_the_mail_tab_and_one_emails_events_are_within_the_cost(
+    gql: GraphQL, make_user: UserFactory
+) -> None:
+    user = await make_user()
+    mail_tab = """{ sentEmails(first: 100) { totalCount pageInfo { hasNextPage endCursor }
+        edges { cursor node { id subject to cc status createdAt sentAt tracked opened
+        openCount firstOpenedAt lastOpenedAt clicked clickCount trackingReasons } } } }"""
+    assert "errors" not in await gql(mail_tab, user=user)
+    one = '{ sentEmail(id: "1") { id events(first: 500) { id kind source url occurredAt } } }'
+    assert "errors" not in await gql(one, user=user)
+
+
+async def test_introspection_is_not_counted(gql: GraphQL, make_user: UserFactory) -> None:
+    from graphql import get_introspection_query
+
+    user = await make_user()
+    body = await gql(get_introspection_query(descriptions=True), user=user)
+    assert "errors" not in body
+    assert body["data"]["__schema"]["queryType"]["name"] == "Query"
+
+
+async def test_text_the_database_cannot_store_is_a_coded_error_and_stores_nothing(
+    gql: GraphQL, make_user: UserFactory
+) -> None:
+    from plugin.sending.models import SentEmail
+    from tests.conftest import backend
+
+    user = await make_user()
+    send = """mutation($i: SendEmailInput!) { sendEmail(input: $i) { errors { code } } }"""
+    answers = [
+        await gql(send, {"i": {"to": ["a@example.com"], "subject": "s", "text": "x", **fields}},
+                  user=user)
+        for fields in ({"idempotencyKey": "k\u0000"}, {"text": "a\u0000b"})
+    ]
+    answers.append(
+        await gql('{ sentEmails(filter: {search: "a\\u0000"}) { totalCount } }', user=user)
+    )
+    for body in answers:
+        assert "Unexpected" not in str(body) and "Traceback" not in str(body), body
+        if backend() == "postgres":  # SQLite keeps a NUL like any other character
+            assert body["errors"][0]["extensions"]["code"] == "INVALID_TEXT", body
+    if backend() == "postgres":
+        assert await SentEmail.filter(user_id=user.id).count() == 0

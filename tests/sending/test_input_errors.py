@@ -104,3 +104,21 @@ async def test_concurrent_sends_with_one_key_store_one_email(
     await mail_from(smtp_server, user.email)
     await asyncio.sleep(0.3)  # nothing more arrives
     assert len([e for e in smtp_server.envelopes if e.mail_from == user.email]) == 1
+
+
+async def test_more_links_than_the_limit_is_a_clear_error(
+    gql: Any, make_user: Any, settings: Any
+) -> None:
+    user = await make_user()
+    limit = settings.max_links_per_email
+    link = '<a href="https://example.com/offer">offer</a>'
+    payload = await send(gql, user, to=["a@example.com"], html=link * (limit + 1))
+    assert payload["email"] is None
+    (error,) = payload["errors"]
+    assert error["code"] == "TOO_MANY_LINKS" and str(limit) in error["message"], error
+    assert await SentEmail.filter(user_id=user.id).count() == 0
+    # Without link tracking the same body is no work for the tracker: it goes out.
+    fine = await send(
+        gql, user, to=["a@example.com"], html=link * (limit + 1), trackLinks=False
+    )
+    assert fine["errors"] == [] and fine["email"] is not None

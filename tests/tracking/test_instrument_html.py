@@ -380,3 +380,19 @@ def test_random_garbage_never_raises() -> None:
         markup = "".join(rng.choice(pieces) for _ in range(rng.randrange(0, 40)))
         out, recorder = run(markup, BOTH)
         assert_only_expected_changes(markup, out, recorder)
+
+
+def test_the_link_limit_counts_every_link_and_survives_the_process_boundary() -> None:
+    import pickle
+
+    from plugin.errors import TooManyLinksError
+
+    urls = TrackingUrls("https://t.example.com", TokenSigner(["s"]))
+    html = '<a href="https://example.com/a">a</a>' * 3
+    fits = SimpleLinkRegistry(urls, b"a" * 12, max_links=3)
+    assert instrument_html(html, fits, LINKS_ONLY).count("https://t.example.com/t/c/") == 3
+    with pytest.raises(TooManyLinksError) as raised:
+        instrument_html(html, SimpleLinkRegistry(urls, b"a" * 12, max_links=2), LINKS_ONLY)
+    again = pickle.loads(pickle.dumps(raised.value))
+    assert (again.code, again.field) == ("TOO_MANY_LINKS", "html")
+    assert again.message == raised.value.message
