@@ -43,7 +43,7 @@ class MailbeaconSchema(strawberry.Schema):
 
 
 def build_schema(
-    *, max_depth: int = 12, max_query_bytes: int = 100_000, max_cost: int = 20_000
+    *, max_depth: int = 12, max_query_bytes: int = 100_000, max_cost: int = 5_000
 ) -> MailbeaconSchema:
     return MailbeaconSchema(
         query=Query,

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Protocol
 
 from plugin.observability.metrics import observe_ingest, observe_queue_lag
@@ -36,7 +37,7 @@ _BLOCK_MS = 1000  # a fetch returns at least this often (stop requests, spool up
 _FIRST_BACKOFF = 0.2
 _MAX_BACKOFF = 10.0
 
-Ingest = Callable[[Sequence[Any]], Awaitable[Any]]
+Ingest = Callable[[Sequence[Any]], Coroutine[Any, Any, Any]]
 
 
 class HitSource(Protocol):
@@ -117,6 +118,7 @@ class HitConsumer:
         self.max_hits = max_hits
         self.block_ms = _BLOCK_MS
         self._stopping = False
+        self._context = contextvars.copy_context()
         self.batches = 0
         self.hits = 0
 
@@ -125,6 +127,11 @@ class HitConsumer:
         self._stopping = True
 
     async def run(self) -> None:
+        # Each batch is recorded in a task of its own, on a fresh copy of this context:
+        # a transaction left behind by a dropped connection (the ORM keeps the current
+        # one in a context variable) must not follow the consumer to its next batch, as
+        # it cannot in an actor (a new task per message).
+        self._context = contextvars.copy_context()
         delivery: Delivery | None = None
         recorded = False
         backoff = _FIRST_BACKOFF
@@ -166,7 +173,8 @@ class HitConsumer:
         oldest = min((t for t in times if isinstance(t, int | float)), default=None)
         if oldest is not None:
             observe_queue_lag(time.time() - oldest)
-        await self.ingest(delivery.hits)
+        loop = asyncio.get_running_loop()
+        await loop.create_task(self.ingest(delivery.hits), context=self._context.copy())
         seconds = time.perf_counter() - started
         observe_ingest(seconds, len(delivery.hits))
         # One line per batch; counts only (no address, token or recipient).
