@@ -5,9 +5,10 @@ Depth and alias limits bound the shape of a document, not its work: 30 aliases o
 the alias limit, yet ask for 1.5 million events. The cost is the number of field
 values the answer may hold: every field counts once per parent value; a field with a
 ``first`` argument yields up to that many values (its default when not given) and a
-list without one is assumed to hold ``LIST_ESTIMATE`` values; ``edges`` of a
-connection add nothing of their own (the connection's ``first`` counts them).
-Introspection (``__schema``, ``__type``) is free: its size is the schema's.
+list of objects without one is assumed to hold ``LIST_ESTIMATE`` values (a list
+of scalars is one value); ``edges`` of a connection add nothing of their own (the
+connection's ``first`` counts them). Introspection (``__schema``, ``__type``) is
+free: its size is the schema's.
 
 The check runs before execution, so a refused document costs only its parse.
 """
@@ -96,6 +97,8 @@ class _Estimator:
             return 0
         definition = parent.fields.get(name) if isinstance(parent, GraphQLObjectType) else None
         field_type = definition.type if definition is not None else None
+        if field.selection_set is None:
+            return 1  # a leaf, a list of scalars too (to, cc): one value to serialize
         count = self._first(field, definition)
         if count is None:
             count = LIST_ESTIMATE if _is_list(field_type) and name != "edges" else 1
@@ -151,7 +154,7 @@ def document_cost(
 class QueryCostLimiter(SchemaExtension):
     """Refuse a document whose cost is over ``max_cost`` (code QUERY_TOO_COSTLY)."""
 
-    max_cost = 20_000
+    max_cost = 5_000
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context

@@ -69,7 +69,7 @@ class Settings:
     # GraphQL limits.
     graphql_max_depth: int = 12
     graphql_max_query_bytes: int = 100_000
-    graphql_max_cost: int = 20_000
+    graphql_max_cost: int = 5_000
     max_links_per_email: int = 5_000
     cpu_workers: int = 2
     cpu_pool: str = "process"  # process | thread | inline (the last two: to measure against)
@@ -166,7 +166,7 @@ def load_settings(
         send_give_up_hours=reader.number("SEND_GIVE_UP_HOURS", 1.0),
         graphql_max_depth=reader.integer("GRAPHQL_MAX_DEPTH", 12, minimum=3, maximum=100),
         graphql_max_query_bytes=reader.integer("GRAPHQL_MAX_QUERY_BYTES", 100_000, minimum=1000),
-        graphql_max_cost=reader.integer("GRAPHQL_MAX_COST", 20_000, minimum=100),
+        graphql_max_cost=reader.integer("GRAPHQL_MAX_COST", 5_000, minimum=100),
         max_links_per_email=reader.integer("MAX_LINKS_PER_EMAIL", 5_000, minimum=1),
         cpu_workers=reader.integer("CPU_WORKERS", 2, minimum=1, maximum=64),
         cpu_pool=reader.choice("CPU_POOL", ("process", "thread", "inline"), "process"),
