@@ -27,6 +27,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 
+import websockets
 from bench_load import Setup, _settle, setup_ours
 from loadgen import OpenLoop, Poller, SubscriberClock, pixel_request, summary
 
@@ -90,21 +91,27 @@ async def _reads(base: str, token: str, rate: float, until: float, counts: dict[
 
 async def _subscriptions(url: str, token: str, count: int, churn: int, every: float,
                          until: float, counts: dict[str, int]) -> None:
-    held = []
-    for _ in range(count):
+    held: list[SubscriberClock] = []
+
+    async def subscribe() -> None:
         subscriber = SubscriberClock()
-        await subscriber.open(url, token)
+        try:
+            await subscriber.open(url, token)
+        except (OSError, TimeoutError, EOFError, websockets.exceptions.WebSocketException):
+            counts["subscribe_errors"] += 1  # counted, and the soak goes on
+            return
         held.append(subscriber)
+
+    for _ in range(count):
+        await subscribe()
     while time.monotonic() < until:
         await asyncio.sleep(every)
         for subscriber in held[:churn]:
             counts["events_live"] += len(subscriber.arrivals)
             await subscriber.close()
-        held = held[churn:]
-        for _ in range(churn):
-            subscriber = SubscriberClock()
-            await subscriber.open(url, token)
-            held.append(subscriber)
+        del held[:churn]
+        for _ in range(count - len(held)):
+            await subscribe()
         counts["reconnects"] += churn
     for subscriber in held:
         counts["events_live"] += len(subscriber.arrivals)
@@ -118,7 +125,8 @@ async def soak(args: argparse.Namespace) -> None:
     pids = {role: process.pid for role, process in setup.processes}
     host = f"127.0.0.1:{setup.port}"
     samples: list[tuple[float, dict[str, tuple[float, int, int]]]] = []
-    counts = {"reads": 0, "read_errors": 0, "events_live": 0, "reconnects": 0}
+    counts = {"reads": 0, "read_errors": 0, "events_live": 0, "reconnects": 0,
+              "subscribe_errors": 0}
     poller = Poller(setup.read_total)
     started = time.monotonic()
     try:
@@ -172,7 +180,8 @@ def _report(args: argparse.Namespace, samples: list[Any], opens: Any, clicks: An
           f"(drained {drain:.1f} s after); clicks {len(clicks.answered())}/{len(clicks.due)} "
           f"answered (redirects: {sum(1 for s in clicks.status if s in (302, 303, 307))}); "
           f"GraphQL reads {counts['reads']} ok, {counts['read_errors']} failed; "
-          f"live events {counts['events_live']}, {counts['reconnects']} reconnects", flush=True)
+          f"live events {counts['events_live']}, {counts['reconnects']} reconnects "
+          f"({counts['subscribe_errors']} failed)", flush=True)
     warm = samples[min(1, len(samples) - 1)]
     for role in samples[0][1]:
         first, last = warm[1][role], samples[-1][1][role]

@@ -257,7 +257,7 @@ class SubscriberClock:
         import websockets
 
         self.ws = await websockets.connect(url, subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
-                                           max_queue=None)
+                                           max_queue=None, open_timeout=30)
         await self.ws.send(json.dumps({"type": "connection_init",
                                        "payload": {"Authorization": f"Bearer {token}"}}))
         assert json.loads(await self.ws.recv())["type"] == "connection_ack"
@@ -266,13 +266,16 @@ class SubscriberClock:
         self.task = asyncio.get_running_loop().create_task(self._read())
 
     async def _read(self) -> None:
-        async for raw in self.ws:
-            if isinstance(raw, bytes):
-                raw = raw.decode()
-            if raw.startswith('{"type":"next"') or '"next"' in raw[:40]:
-                self.arrivals.append(time.perf_counter())
-            elif '"ping"' in raw[:40]:
-                await self.ws.send('{"type":"pong"}')
+        import websockets
+
+        with contextlib.suppress(websockets.exceptions.ConnectionClosed):
+            async for raw in self.ws:
+                if isinstance(raw, bytes):
+                    raw = raw.decode()
+                if raw.startswith('{"type":"next"') or '"next"' in raw[:40]:
+                    self.arrivals.append(time.perf_counter())
+                elif '"ping"' in raw[:40]:
+                    await self.ws.send('{"type":"pong"}')
 
     def reached(self, count: int) -> float:
         return self.arrivals[count - 1] if count <= len(self.arrivals) else float("nan")

@@ -12,11 +12,13 @@ from graphql_schema.encoding import EncodableText
 from graphql_schema.errors import ErrorPolicy
 from graphql_schema.limits import limit_extensions
 from graphql_schema.mutations.consent import ConsentMutations
+from graphql_schema.mutations.mailbox import MailboxMutations
 from graphql_schema.mutations.mark_notifications_read import MarkNotificationsRead
 from graphql_schema.mutations.send_email import SendEmail
 from graphql_schema.mutations.update_tracking_preferences import UpdateTrackingPreferences
 from graphql_schema.queries.account import AccountQueries
 from graphql_schema.queries.consent import ConsentQueries
+from graphql_schema.queries.mailbox import MailboxQueries
 from graphql_schema.queries.notifications import NotificationQueries
 from graphql_schema.queries.sent_emails import SentEmailQueries
 from graphql_schema.subscriptions import Subscription
@@ -25,11 +27,13 @@ from graphql_schema.text_guard import StorableText
 __all__ = ["Mutation", "Query", "Subscription", "build_schema", "schema_sdl"]
 
 Query = merge_types(
-    "Query", (AccountQueries, SentEmailQueries, NotificationQueries, ConsentQueries)
+    "Query",
+    (AccountQueries, SentEmailQueries, NotificationQueries, ConsentQueries, MailboxQueries),
 )
 Mutation = merge_types(
     "Mutation",
-    (UpdateTrackingPreferences, SendEmail, MarkNotificationsRead, ConsentMutations),
+    (UpdateTrackingPreferences, SendEmail, MarkNotificationsRead, ConsentMutations,
+     MailboxMutations),
 )
 
 

@@ -39,6 +39,7 @@ MODEL_MODULES = [
     "plugin.sending.models",
     "plugin.tracking.models",
     "plugin.notifications.models",
+    "plugin.mailboxes.models",
     "consent.models",
 ]
 # SQLite: concurrent writers (the app and in-process workers) wait instead of failing.

@@ -18,6 +18,7 @@ __all__ = [
     "DatabaseUnreachableError",
     "ForbiddenError",
     "MailbeaconError",
+    "MailboxError",
     "NotFoundError",
     "RedisUnreachableError",
     "ServiceError",
@@ -107,6 +108,17 @@ class ValidationError(MailbeaconError):
 
 class TemplateError(ValidationError):
     code = "TEMPLATE_ERROR"
+
+
+class MailboxError(MailbeaconError):
+    """A mailbox could not be used; ``code`` says how: ``MAILBOX_UNREACHABLE``,
+    ``MAILBOX_TLS_FAILED``, ``MAILBOX_AUTH_FAILED`` or ``MAILBOX_NO_SENT_FOLDER``."""
+
+    code = "MAILBOX_UNREACHABLE"
+
+    def __init__(self, code: str, message: str, *, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.code = code
 
 
 class TooManyLinksError(ValidationError):

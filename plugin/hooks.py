@@ -6,13 +6,15 @@ signature (``HOOK_SPECS``) and an unknown name fails at once, so a typo cannot
 silently never run. Registering does no I/O: handlers run only when called.
 
 Hook grammar: ``before_*`` / ``after_*`` wrap an action; ``resolve_*`` and
-``authenticate_*`` answer a question (the first non-None answer wins).
+``authenticate_*`` answer a question (the first non-None answer wins);
+``deliver_*`` does the action itself instead of mailbeacon (the first handler
+registered wins; the others are not called).
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -20,6 +22,8 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from plugin.errors import UnknownHookError
 
 if TYPE_CHECKING:
+    from email.message import EmailMessage
+
     from starlette.requests import HTTPConnection
 
     from plugin.accounts.models import User
@@ -27,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "HOOK_SPECS",
     "HookRegistry",
+    "HostDelivery",
     "OutgoingEmail",
     "RecordedEvent",
     "register",
@@ -67,6 +72,27 @@ class RecordedEvent:
     recipient: str | None
 
 
+@dataclass(frozen=True)
+class HostDelivery:
+    """What a ``deliver_message`` handler (a host CRM that syncs mailboxes) is given.
+
+    ``message`` is the instrumented MIME message to send as it is (envelope
+    ``sender`` and ``recipients``); ``sent_copy`` is the clean one to file in the
+    user's Sent folder (the author's HTML: no pixel, no tracked links), so that the
+    user reading their own Sent mail never registers an open. The handler returns
+    the recipients the server refused (address -> reason) or None when all were
+    taken; it raises plugin.sending.delivery's ``TemporaryDeliveryError`` (retried on
+    the usual schedule) or ``PermanentDeliveryError`` (the copy fails) when it could
+    not deliver. A copy is handed over at most once.
+    """
+
+    user: User
+    message: EmailMessage
+    sent_copy: EmailMessage
+    sender: str
+    recipients: Sequence[str]
+
+
 class AuthenticateRequest(Protocol):
     def __call__(self, connection: HTTPConnection, token: str | None) -> Awaitable[User | None]: ...
 
@@ -87,6 +113,12 @@ class AfterTrackingEvent(Protocol):
     def __call__(self, event: RecordedEvent) -> Awaitable[None] | None: ...
 
 
+class DeliverMessage(Protocol):
+    def __call__(
+        self, delivery: HostDelivery
+    ) -> Awaitable[Mapping[str, str] | None] | Mapping[str, str] | None: ...
+
+
 HOOK_SPECS: dict[str, type] = {
     # The host answers who a request is (return a User) or None to fall back to API tokens.
     "authenticate_request": AuthenticateRequest,
@@ -95,6 +127,8 @@ HOOK_SPECS: dict[str, type] = {
     "before_email_sent": BeforeEmailSent,
     "after_email_sent": AfterEmailSent,
     "after_tracking_event": AfterTrackingEvent,
+    # The host sends the message through the user's own mailbox and files the Sent copy.
+    "deliver_message": DeliverMessage,
 }
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -71,13 +71,22 @@ def outbox_dir(settings: Settings) -> Path:
 
 
 async def deliver(
-    message: EmailMessage, *, sender: str, recipients: Sequence[str], settings: Settings
+    message: EmailMessage, *, sender: str, recipients: Sequence[str], settings: Settings,
+    through: tuple[str, dict[str, object]] | None = None,
 ) -> DeliveryResult:
-    """Deliver ``message`` to ``recipients`` with envelope sender ``sender``."""
+    """Deliver ``message`` to ``recipients`` with envelope sender ``sender``.
+
+    ``through`` (a pool key holding the server and its credentials, and the
+    aiosmtplib options) sends through a user's own mailbox instead of the
+    server-wide transport.
+    """
+    if through is not None:
+        return await _send_smtp(message, sender, recipients, settings, through)
     if settings.smtp_url is None:
         _write_outbox(message, sender, recipients, outbox_dir(settings))
         return DeliveryResult(refused={})
-    return await _send_smtp(message, sender, recipients, settings)
+    url = settings.smtp_url
+    return await _send_smtp(message, sender, recipients, settings, (url, _connection(url)))
 
 
 def _write_outbox(
@@ -127,10 +136,11 @@ def _reason(code: int | None, message: str) -> str:
 
 
 async def _send_smtp(
-    message: EmailMessage, sender: str, recipients: Sequence[str], settings: Settings
+    message: EmailMessage, sender: str, recipients: Sequence[str], settings: Settings,
+    server: tuple[str, dict[str, object]],
 ) -> DeliveryResult:
-    url = settings.smtp_url or ""
-    pool = pool_for(url, _connection(url), settings.smtp_pool_size)
+    key, options = server
+    pool = pool_for(key, options, settings.smtp_pool_size)
     try:
         refused = await pool.send(message, sender, recipients)
     except aiosmtplib.SMTPRecipientsRefused as error:

@@ -25,6 +25,7 @@ import logging
 import random
 import time
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 
 from tortoise.expressions import F
 
@@ -35,10 +36,11 @@ from plugin.jobs import enqueue_async
 from plugin.observability.logs import redact_addresses
 from plugin.observability.metrics import record_copy_sent
 from plugin.sending.compose import instrument_copy
-from plugin.sending.delivery import PermanentDeliveryError, TemporaryDeliveryError, deliver
+from plugin.sending.delivery import PermanentDeliveryError, TemporaryDeliveryError
 from plugin.sending.mime import build_message
 from plugin.sending.models import EmailCopy, EmailStatus, SentEmail, TrackedLink
 from plugin.sending.service import SEND_ACTOR
+from plugin.sending.transport import file_sent_copy, route_for, send_through
 from plugin.settings import Settings
 
 __all__ = [
@@ -80,11 +82,12 @@ async def deliver_copy(copy_id: int, settings: Settings) -> EmailStatus | None:
     email = await SentEmail.get(id=copy.email_id).prefetch_related("user")  # type: ignore[attr-defined]
     started: float | None = None
     try:
-        message = await _build(email, copy, settings)
-        sender = settings.bounce_address or email.user.email
+        route = await route_for(email.user, settings)
+        message = await _build(email, copy, settings, route.from_address)
         started = time.perf_counter()
-        result = await deliver(
-            message, sender=sender, recipients=copy.envelope_to, settings=settings
+        result = await send_through(
+            route, message, clean=lambda: _clean(email, copy, settings, route.from_address),
+            user=email.user, recipients=copy.envelope_to, settings=settings,
         )
     except PermanentDeliveryError as error:
         _outcome(copy, "failed", started, error.reason)
@@ -100,6 +103,12 @@ async def deliver_copy(copy_id: int, settings: Settings) -> EmailStatus | None:
     _outcome(copy, "sent", started, some_refused)
     refused = "; ".join(f"{addr}: refused ({why})" for addr, why in result.refused.items())
     status = await finish_copy(copy, EmailStatus.SENT, refused or None, accepted_at=_now())
+    try:
+        await file_sent_copy(
+            route, email.id, lambda: _clean(email, copy, settings, route.from_address)
+        )
+    except Exception:
+        log.exception("filing the Sent copy of copy %s failed", copy.id)
     try:
         await registry.call_all("after_email_sent", email.id, copy.message_id)
     except Exception:
@@ -155,7 +164,9 @@ async def _retry_later(
     return EmailStatus.QUEUED
 
 
-async def _build(email: SentEmail, copy: EmailCopy, settings: Settings):  # type: ignore[no-untyped-def]
+async def _build(  # type: ignore[no-untyped-def]
+    email: SentEmail, copy: EmailCopy, settings: Settings, from_address: str
+):
     links = await TrackedLink.filter(email_id=email.id).values_list("url", "position")
     # CPU-bound (seconds for thousands of links): in the pool, off every event loop.
     bodies = await run_cpu(
@@ -178,10 +189,31 @@ async def _build(email: SentEmail, copy: EmailCopy, settings: Settings):  # type
     # Encoding megabytes of body as MIME is CPU work too.
     return await run_cpu(
         build_message,
-        sender_name=email.user.name, sender_address=email.user.email,
+        sender_name=email.user.name, sender_address=from_address,
         to=email.to_addresses, cc=email.cc_addresses, subject=email.subject,
         text=text, html=html, message_id=copy.message_id or "",
     )
+
+
+async def _clean(
+    email: SentEmail, copy: EmailCopy, settings: Settings, from_address: str
+) -> EmailMessage:
+    """The copy for the sender's own Sent folder: the author's HTML as written (no pixel,
+    no tracked links, no honeypot, no consent footer), its Bcc kept as mail clients do."""
+    bodies = await run_cpu(
+        instrument_copy,
+        html=email.html, text=email.text, public_id=bytes.fromhex(copy.public_id),
+        track_opens=False, track_links=False, indexes={}, settings=settings,
+    )
+    message = await run_cpu(
+        build_message,
+        sender_name=email.user.name, sender_address=from_address,
+        to=email.to_addresses, cc=email.cc_addresses, subject=email.subject,
+        text=bodies.text, html=bodies.html, message_id=copy.message_id or "",
+    )
+    if email.bcc_addresses:
+        message["Bcc"] = ", ".join(email.bcc_addresses)
+    return message
 
 
 async def finish_copy(

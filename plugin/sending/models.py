@@ -44,6 +44,9 @@ class SentEmail(Model):
     track_per_recipient = fields.BooleanField(default=False)
     decision_reasons: fields.Field[list[str]] = fields.JSONField(default=list)
     idempotency_key = fields.CharField(max_length=200, null=True)
+    # When the clean copy went to the sender's Sent folder (claimed once per email, so a
+    # per-recipient send files one copy, never one per recipient).
+    sent_copy_filed_at = fields.DatetimeField(null=True)
     open_count = fields.IntField(default=0)
     first_opened_at = fields.DatetimeField(null=True)
     last_opened_at = fields.DatetimeField(null=True)

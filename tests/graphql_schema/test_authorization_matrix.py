@@ -19,16 +19,19 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 
 from graphql_schema.schema import build_schema
+from plugin.mailboxes.crypto import encrypt
+from plugin.mailboxes.models import Mailbox
 from plugin.notifications.models import Notification
 from plugin.sending.models import SentEmail
 from plugin.tracking.models import TrackingEvent
-from tests.conftest import ApiUser, GraphQL, UserFactory
+from tests.conftest import ApiUser, GraphQL, UserFactory, free_port
 from tests.consent.factories import unique_address
 from tests.live.factories import make_email, store_event, wait_for_subscribers
 from tests.live.wsclient import GraphQLWS, Rejected
@@ -186,6 +189,37 @@ async def _silent_subscription(w: World, doc: str, variables: dict[str, Any]) ->
     await drain_notifications()
 
 
+async def _owners_mailbox(w: World) -> Mailbox:
+    """The owner's connected mailbox (made directly: no server is dialled here)."""
+    return await Mailbox.create(
+        user_id=w.owner.id, address=w.owner.email, smtp_host="smtp.example.com:465",
+        smtp_url_secret=encrypt("smtps://owner:secret@smtp.example.com", ["k" * 48]),
+        verified_at=datetime.now(UTC),
+    )
+
+
+async def _mailbox(gql: GraphQL, w: World, doc: str) -> None:
+    await _owners_mailbox(w)
+    assert _data(await gql(doc, user=w.intruder))["mailbox"] is None
+    assert _data(await gql(doc, user=w.owner))["mailbox"]["address"] == w.owner.email
+
+
+async def _connect_mailbox(gql: GraphQL, w: World, doc: str) -> None:
+    mine = await _owners_mailbox(w)
+    variables = {"i": {"smtpUrl": f"smtp://intruder:pw@127.0.0.1:{free_port()}"}}
+    answer = _data(await gql(doc, variables, user=w.intruder))["connectMailbox"]
+    assert answer["mailbox"] is None
+    assert [e["code"] for e in answer["errors"]] == ["MAILBOX_UNREACHABLE"]
+    assert (await Mailbox.get(user_id=w.owner.id)).smtp_url_secret == mine.smtp_url_secret
+    assert not await Mailbox.filter(user_id=w.intruder.id).exists()
+
+
+async def _disconnect_mailbox(gql: GraphQL, w: World, doc: str) -> None:
+    await _owners_mailbox(w)
+    assert _data(await gql(doc, user=w.intruder))["disconnectMailbox"] is False
+    assert await Mailbox.filter(user_id=w.owner.id).exists()
+
+
 CASES: dict[str, Case] = {
     "Query.me": Case("owner", "{ me { email } }", _none, _me),
     "Query.trackingPreferences": Case(
@@ -244,6 +278,16 @@ CASES: dict[str, Case] = {
         "admin",
         "mutation($email: String!) { eraseRecipientData(email: $email) { eventsDeleted } }",
         lambda w: {"email": w.recipient}, _erase,
+    ),
+    "Query.mailbox": Case("owner", "{ mailbox { address } }", _none, _mailbox),
+    "Mutation.connectMailbox": Case(
+        "owner",
+        "mutation($i: ConnectMailboxInput!) { connectMailbox(input: $i) "
+        "{ mailbox { address } errors { code } } }",
+        lambda w: {"i": {"smtpUrl": "smtp://a:b@127.0.0.1:9"}}, _connect_mailbox,
+    ),
+    "Mutation.disconnectMailbox": Case(
+        "owner", "mutation { disconnectMailbox }", _none, _disconnect_mailbox
     ),
     "Subscription.trackingEvents": Case(
         "owner", "subscription($emailId: ID) { trackingEvents(emailId: $emailId) { id emailId } }",

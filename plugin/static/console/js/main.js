@@ -8,6 +8,7 @@ import * as detail from "./detail.js";
 import { byId, keepFindable } from "./dom.js";
 import * as mail from "./mail.js";
 import { EMAIL_FIELDS } from "./mail.js";
+import * as mailbox from "./mailbox.js";
 import * as prefs from "./prefs.js";
 import * as session from "./session.js";
 
@@ -40,6 +41,7 @@ function route() {
     detail.hide();
     showView("view-preferences");
     prefs.load();
+    mailbox.load();
     byId("preferences-heading").focus();
   } else {
     detail.hide();
@@ -184,6 +186,7 @@ async function boot() {
   mail.setUp();
   bell.setUp();
   prefs.setUp();
+  mailbox.setUp();
   compose.setUp({
     sent: (email) => {
       mail.prepend(email);
