@@ -344,6 +344,27 @@ async def test_postgresql_down_for_30_seconds_hits_queue_and_are_recorded_once_a
         "MAILBEACON_REDIS_PREFIX": f"mbtest:{RUN_ID}:pgdown{uuid.uuid4().hex[:6]}",
         "PYTHONPATH": str(ROOT),
     }
+    try:
+        await _postgresql_down_for_30_seconds(tmp_path, own_postgres, env)
+    finally:
+        await _remove_redis_keys(env["MAILBEACON_REDIS_PREFIX"])
+
+
+async def _remove_redis_keys(prefix: str) -> None:
+    """This test's serve and worker use the machine's Redis: leave none of their keys there."""
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(REDIS_URL)
+    try:
+        async for key in client.scan_iter(match=f"{prefix}:*"):
+            await client.delete(key)
+    finally:
+        await client.aclose()
+
+
+async def _postgresql_down_for_30_seconds(
+    tmp_path: Path, own_postgres: OwnPostgres, env: dict[str, str]
+) -> None:
     _run(["migrate"], env)
     token = _run(["users", "create", "seller@example.com"], env).strip().splitlines()[-1]
     port = free_port()
