@@ -664,15 +664,9 @@ async def run_pixel(args: argparse.Namespace) -> None:
         else:
             shutil.rmtree(data_dir, ignore_errors=True)
         if admin is not None:
-            from redis.asyncio import Redis
+            from bench_storage import drop_bench_storage
 
-            redis = Redis.from_url(REDIS)
-            keys = [key async for key in redis.scan_iter(match=f"{prefix}:*")]
-            if keys:
-                await redis.delete(*keys)
-            await redis.aclose()
-            await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-            await admin.close()
+            await drop_bench_storage(admin, database, REDIS, prefix)
 
 
 def main() -> None:

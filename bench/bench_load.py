@@ -53,6 +53,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 
+from bench_storage import drop_bench_storage
 from loadgen import OpenLoop, Poller, SubscriberClock, lags, pixel_request, summary
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -191,20 +192,13 @@ async def _start_ours(setup: Setup, mode: str, shape: str, worker_threads: int,
            "MAILBEACON_ACCESS_LOG": "false"}
     if mode == "distributed":
         import asyncpg
-        from redis.asyncio import Redis
 
         database, prefix = f"mbload_{uuid.uuid4().hex[:8]}", f"mbload:{uuid.uuid4().hex[:8]}"
         admin = await asyncpg.connect(f"{PG}/postgres")
         await admin.execute(f'CREATE DATABASE "{database}"')
 
         async def drop() -> None:
-            redis = Redis.from_url(REDIS)
-            keys = [key async for key in redis.scan_iter(match=f"{prefix}:*")]
-            if keys:
-                await redis.delete(*keys)
-            await redis.aclose()
-            await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-            await admin.close()
+            await drop_bench_storage(admin, database, REDIS, prefix)
 
         setup.cleanup.append(drop)
         env.update({"MAILBEACON_DATABASE_URL": f"{PG}/{database}", "MAILBEACON_REDIS_URL": REDIS,
