@@ -60,6 +60,9 @@ ROOT = Path(__file__).resolve().parents[1]
 PG = os.environ.get("MAILBEACON_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
 REDIS = os.environ.get("MAILBEACON_BENCH_REDIS", "redis://127.0.0.1:6379/0")
 SERVER_CPU, LOAD_CPU = "0", 1
+# Folders put before the project on the servers' PYTHONPATH (bench_soak --trace: memtrace).
+EXTRA_PYTHONPATH: list[str] = []
+START_TIMEOUT = 60.0  # seconds for a server to listen (bench_soak --trace: much slower)
 LINK = "https://shop.example.com/p/1?ref=mail"
 
 
@@ -71,8 +74,8 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def _wait_port(port: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
+async def _wait_port(port: int, timeout: float | None = None) -> None:
+    deadline = time.monotonic() + (START_TIMEOUT if timeout is None else timeout)
     while time.monotonic() < deadline:
         try:
             _, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -203,7 +206,8 @@ async def _start_ours(setup: Setup, mode: str, shape: str, worker_threads: int,
         setup.cleanup.append(drop)
         env.update({"MAILBEACON_DATABASE_URL": f"{PG}/{database}", "MAILBEACON_REDIS_URL": REDIS,
                     "MAILBEACON_REDIS_PREFIX": prefix})
-    full_env = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
+    full_env = {**os.environ, **env,
+                "PYTHONPATH": os.pathsep.join([*EXTRA_PYTHONPATH, str(ROOT)])}
     cli = [sys.executable, "-m", "plugin.cli"]
     subprocess.run([*cli, "migrate"], env=full_env, check=True, capture_output=True)
     settings = load_settings(env)
