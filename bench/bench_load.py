@@ -36,10 +36,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import secrets
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -110,6 +112,12 @@ class Setup:
         self.processes.append((role, process))
 
     async def stop(self) -> None:
+        from soak_probe import process_tree
+
+        # granian's worker processes outlived a parent that was stopped while they were
+        # busy: stop every descendant too, or they keep writing after the cleanup below.
+        descendants = {pid for _, process in self.processes
+                       for pid in process_tree(process.pid)[1:]}
         for _, process in self.processes:
             process.terminate()
         for role, process in self.processes:
@@ -124,6 +132,18 @@ class Setup:
             if noisy:
                 print(f"    {role}: {len(noisy)} error line(s), first: {noisy[0][:200]}",
                       file=sys.stderr)
+        for signal_number in (signal.SIGTERM, signal.SIGKILL):
+            alive = [pid for pid in descendants if Path(f"/proc/{pid}").exists()]
+            if alive:
+                print(f"    {len(alive)} process(es) outlived their parent: "
+                      f"{signal.Signals(signal_number).name}", file=sys.stderr)
+            for pid in alive:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal_number)
+            deadline = time.monotonic() + 10
+            while alive and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+                alive = [pid for pid in alive if Path(f"/proc/{pid}").exists()]
         for step in reversed(self.cleanup):
             await step()
         shutil.rmtree(self.log_dir, ignore_errors=True)

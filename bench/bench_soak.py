@@ -67,20 +67,26 @@ async def _reads(base: str, token: str, rate: float, until: float, counts: dict[
                                  headers={"Authorization": f"Bearer {token}"}) as client:
         while time.monotonic() < until:
             started = time.monotonic()
-            page = (await client.post("/graphql", json={"query": READ})).json()
-            edges = page.get("data", {}).get("sentEmails", {}).get("edges", [])
-            ok = bool(edges)
-            if edges:
-                one = (await client.post("/graphql", json={
-                    "query": ONE, "variables": {"id": edges[0]["node"]["id"]}})).json()
-                ok = ok and "errors" not in one
+            try:
+                page = (await client.post("/graphql", json={"query": READ})).json()
+                edges = page.get("data", {}).get("sentEmails", {}).get("edges", [])
+                ok = bool(edges)
+                if edges:
+                    one = (await client.post("/graphql", json={
+                        "query": ONE, "variables": {"id": edges[0]["node"]["id"]}})).json()
+                    ok = ok and "errors" not in one
+            except (httpx.HTTPError, ValueError):  # counted, and the soak goes on
+                ok = False
             counts["reads" if ok else "read_errors"] += 1
             await asyncio.sleep(max(0.0, 1 / rate - (time.monotonic() - started)))
 
 
 async def _subscriptions(url: str, token: str, count: int, churn: int, every: float,
-                         until: float, counts: dict[str, int]) -> None:
+                         until: float, rate: float, counts: dict[str, int]) -> None:
+    """Hold ``count`` subscriptions, renewing ``churn`` every ``every`` s; counts["events_due"]
+    is what they would have received had every hit reached every subscriber at once."""
     held: list[SubscriberClock] = []
+    opened: dict[int, float] = {}
 
     async def subscribe() -> None:
         subscriber = SubscriberClock()
@@ -89,21 +95,27 @@ async def _subscriptions(url: str, token: str, count: int, churn: int, every: fl
         except (OSError, TimeoutError, EOFError, websockets.exceptions.WebSocketException):
             counts["subscribe_errors"] += 1  # counted, and the soak goes on
             return
+        opened[id(subscriber)] = time.monotonic()
         held.append(subscriber)
+
+    def closing(subscriber: SubscriberClock) -> None:
+        counts["events_live"] += len(subscriber.arrivals)
+        stop = min(time.monotonic(), until)
+        counts["events_due"] += int(rate * max(0.0, stop - opened.pop(id(subscriber))))
 
     for _ in range(count):
         await subscribe()
     while time.monotonic() < until:
         await asyncio.sleep(every)
         for subscriber in held[:churn]:
-            counts["events_live"] += len(subscriber.arrivals)
+            closing(subscriber)
             await subscriber.close()
         del held[:churn]
         for _ in range(count - len(held)):
             await subscribe()
         counts["reconnects"] += churn
     for subscriber in held:
-        counts["events_live"] += len(subscriber.arrivals)
+        closing(subscriber)
         await subscriber.close()
 
 
@@ -123,8 +135,8 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
         return {role: usage(pid, setup.port) for role, pid in pids.items()}
 
     samples: list[Sample] = []
-    counts = {"reads": 0, "read_errors": 0, "events_live": 0, "reconnects": 0,
-              "subscribe_errors": 0}
+    counts = {"reads": 0, "read_errors": 0, "events_live": 0, "events_due": 0, "reconnects": 0,
+              "subscribe_errors": 0, "live_drop_warnings": 0}
     poller = Poller(setup.read_total)
     try:
         await asyncio.sleep(5)  # start-up done (migrations ran before; pools idle)
@@ -152,7 +164,7 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
             clicking.run(args.clicks, duration, pixel_request(clicks, host), first=10**6),
             _reads(f"http://{host}", setup.token or "", args.reads, until, counts),
             _subscriptions(f"ws://{host}/graphql", setup.token or "", args.subscribers,
-                           args.churn, args.sample, until, counts),
+                           args.churn, args.sample, until, args.opens + args.clicks, counts),
         )
         sampler.cancel()
         open_hits, click_hits = results[0], results[1]
@@ -161,6 +173,9 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
         clicking.close()
         idle_after = await _idle(probe)
         print("  idle after:  " + _line(idle_after), flush=True)
+        # The live hub drops events for a subscriber whose queue is full (and logs it).
+        serve_log = (setup.log_dir / "serve.log").read_text(errors="replace")
+        counts["live_drop_warnings"] = serve_log.count("is too slow: dropped")
         measured = [s for s in samples if args.warmup <= s[0] <= duration + 1]
         report = _report(args, measured, idle_before, idle_after, open_hits, click_hits,
                          poller.latest(), drain, counts)
@@ -249,7 +264,8 @@ def _report(args: argparse.Namespace, measured: list[Sample], idle_before: dict[
           f"(drained {drain:.1f} s after); clicks {len(clicks.answered())}/{len(clicks.due)} "
           f"answered (redirects: {sum(1 for s in clicks.status if s in (302, 303, 307))}); "
           f"GraphQL reads {counts['reads']} ok, {counts['read_errors']} failed; "
-          f"live events {counts['events_live']}, {counts['reconnects']} reconnects "
+          f"live events {counts['events_live']} of ~{counts['events_due']} due "
+          f"({counts['live_drop_warnings']} drop warnings), {counts['reconnects']} reconnects "
           f"({counts['subscribe_errors']} failed)", flush=True)
     roles = verdict(args, measured, idle_before, idle_after)
     span = (measured[0][0], measured[-1][0]) if measured else (0.0, 0.0)

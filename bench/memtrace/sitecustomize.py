@@ -42,12 +42,20 @@ def _start(directory: str) -> None:
             base = os.path.join(directory, f"{os.getpid()}-{n:03d}")
             try:
                 tracemalloc.take_snapshot().dump(base + ".snap")
-                counts = collections.Counter(type(o).__qualname__ for o in gc.get_objects())
+                objects = gc.get_objects()
+                counts = collections.Counter(type(o).__qualname__ for o in objects)
+                pools = [o for o in objects if type(o).__name__ == "ConnectionPool"]
                 with open(base + ".types", "w") as out:
                     out.write(f"# {argv}\n# t={n * every:.0f}s traced "
                               f"{tracemalloc.get_traced_memory()[0] / 2**20:.1f} MiB\n")
+                    for pool in pools:  # redis-py pools: how many connections each holds
+                        held = len(getattr(pool, "_available_connections", ())) + len(
+                            getattr(pool, "_in_use_connections", ()))
+                        out.write(f"# pool {type(pool).__module__} {id(pool):x} {held} "
+                                  f"connections, max {getattr(pool, 'max_connections', '?')}\n")
                     for name, count in counts.most_common(80):
                         out.write(f"{count}\t{name}\n")
+                del objects, pools
             except Exception as exc:  # a dying process: nothing to report
                 print(f"memtrace: {exc!r}", file=sys.stderr)
 
