@@ -257,6 +257,8 @@ def verdict(args: argparse.Namespace, measured: list[Sample], idle_before: dict[
             "kinds_start": first.kinds, "kinds_end": last.kinds,
             "idle_before": before, "idle_after": after,
             "kinds_grown": grown_kinds, "idle_changed": idle_diff,
+            "files_opened_by_traffic": sorted(
+                set(idle_after[role].files) - set(idle_before[role].files)),
             "fds_flat": not grown_kinds and not idle_diff,
         }
     return roles
@@ -293,6 +295,9 @@ def _report(args: argparse.Namespace, measured: list[Sample], idle_before: dict[
                           if v["idle_before"][k] or v["idle_after"][k])
               + f": {flat}",
               flush=True)
+        if v["files_opened_by_traffic"]:
+            print(f"  {role}: files open after the traffic, not before: "
+                  + ", ".join(v["files_opened_by_traffic"]), flush=True)
     stable = bool(roles) and all(v["memory_stable"] and v["fds_flat"] for v in roles.values())
     print(f"verdict: {'STABLE' if stable else 'NOT STABLE'}", flush=True)
     return {"args": vars(args), "stable": stable, "roles": roles, "counted": counted,

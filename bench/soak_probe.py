@@ -28,6 +28,7 @@ class Usage:
     fds: int = 0
     processes: int = 0
     kinds: dict[str, int] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)  # paths of the ``file`` descriptors
 
 
 def process_tree(pid: int) -> list[int]:
@@ -107,7 +108,10 @@ def usage(pid: int, server_port: int, pg_port: int = 5432, redis_port: int = 637
         result.processes += 1
         result.fds += len(targets)
         for target in targets:
-            result.kinds[_kind(target, sockets, server_port, pg_port, redis_port)] += 1
+            kind = _kind(target, sockets, server_port, pg_port, redis_port)
+            result.kinds[kind] += 1
+            if kind == "file":
+                result.files.append(target)
         for line in status.splitlines():
             if line.startswith("VmRSS:"):
                 result.rss_mib += int(line.split()[1]) / 1024
