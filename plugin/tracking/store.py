@@ -124,22 +124,40 @@ async def lock_copies(conn: BaseDBAsyncClient, copy_ids: Iterable[int]) -> None:
     )
 
 
+# PostgreSQL types of ``_COLUMNS``, for inserting a whole batch as one array per column.
+_PG_TYPES = (
+    "uuid", "int", "int", "int", "int", "text", "text", "text", "bool", "bool", "text",
+    "timestamptz", "text", "text", "text", "text", "bool",
+)  # fmt: skip
+_PG_INSERT = (
+    f"INSERT INTO mb_tracking_event ({','.join(_COLUMNS)}) "
+    f"SELECT * FROM unnest({','.join(f'${i + 1}::{t}[]' for i, t in enumerate(_PG_TYPES))}) "
+    "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+)
+
+
 async def insert_events(conn: BaseDBAsyncClient, rows: Sequence[EventRow]) -> set[str]:
     """Insert the rows whose event id is new; return the ids (hex) actually inserted."""
-    mark = _placeholder(conn)
+    if not rows:
+        return set()
+    if conn.capabilities.dialect == "postgres":
+        # One statement text whatever the batch size (prepared once per connection), one
+        # array per column: no per-row placeholders to build or parse.
+        columns = [list(column) for column in zip(*(row.values() for row in rows), strict=True)]
+        result = await conn.execute_query_dict(_PG_INSERT, columns)
+        return {uuid.UUID(str(record["event_id"])).hex for record in result}
     inserted: set[str] = set()
     width = len(_COLUMNS)
     for start in range(0, len(rows), _ROWS_PER_STATEMENT):
         chunk = rows[start : start + _ROWS_PER_STATEMENT]
-        groups = []
         values: list[Any] = []
-        for index, row in enumerate(chunk):
-            base = index * width
-            groups.append("(" + ",".join(f"{mark}{base + j + 1}" for j in range(width)) + ")")
+        for row in chunk:
             values.extend(row.values())
+        group = "(" + ",".join("?" * width) + ")"
         # Only our own column names and placeholders are formatted in; values are bound.
         sql = (
-            f"INSERT INTO mb_tracking_event ({','.join(_COLUMNS)}) VALUES {','.join(groups)} "
+            f"INSERT INTO mb_tracking_event ({','.join(_COLUMNS)}) "
+            f"VALUES {','.join([group] * len(chunk))} "
             "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
         )
         result = await conn.execute_query_dict(sql, values)
