@@ -14,7 +14,6 @@ notification ever shows a click that later turns out to be a scanner's
 from __future__ import annotations
 
 import logging
-import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -37,7 +36,7 @@ from plugin.tracking.context import (
     load_priors,
     self_event_ids,
 )
-from plugin.tracking.hits import EdgeHit, client_hash, client_prefix
+from plugin.tracking.hits import EdgeHit, client_hash, client_prefix, dashed_uuid, uuid_hex
 from plugin.tracking.models import TrackingEvent
 from plugin.tracking.store import (
     PENDING_RULE,
@@ -93,7 +92,7 @@ async def _admissible(hits: list[EdgeHit], copies: Mapping[str, CopyInfo]) -> li
 
 def recorded_event(row: EventRow) -> RecordedEvent:
     return RecordedEvent(
-        event_id=str(uuid.UUID(row.event_id)),
+        event_id=dashed_uuid(row.event_id),
         user_id=row.user_id,
         email_id=row.email_id,
         kind=row.kind,
@@ -214,11 +213,11 @@ def _count_recorded(rows: Iterable[EventRow]) -> None:
 
 async def _take_stored_verdicts(rows: list[EventRow]) -> None:
     """Rows stored by an earlier delivery keep the verdict stored then, not today's."""
-    wanted = [str(uuid.UUID(row.event_id)) for row in rows]
+    wanted = [dashed_uuid(row.event_id) for row in rows]
     stored = await TrackingEvent.filter(event_id__in=wanted).values(
         "event_id", "source", "rule", "duplicate"
     )
-    by_id = {uuid.UUID(str(s["event_id"])).hex: s for s in stored}
+    by_id = {uuid_hex(s["event_id"]): s for s in stored}
     for row in rows:
         found = by_id.get(row.event_id)
         if found is None:  # cannot happen (the insert conflicted), but never report a guess

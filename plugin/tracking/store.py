@@ -9,7 +9,6 @@ event and the figures it moves are committed together or not at all.
 # ruff: noqa: S608 - SQL here formats in only this module's table/column names and placeholders.
 from __future__ import annotations
 
-import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -17,6 +16,8 @@ from datetime import datetime
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+
+from plugin.tracking.hits import dashed_uuid, uuid_hex
 
 __all__ = [
     "PENDING_RULE",
@@ -83,7 +84,7 @@ class EventRow:
 
     def values(self) -> list[Any]:
         return [
-            str(uuid.UUID(self.event_id)),
+            dashed_uuid(self.event_id),
             self.user_id,
             self.email_id,
             self.copy_id,
@@ -145,7 +146,7 @@ async def insert_events(conn: BaseDBAsyncClient, rows: Sequence[EventRow]) -> se
         # array per column: no per-row placeholders to build or parse.
         columns = [list(column) for column in zip(*(row.values() for row in rows), strict=True)]
         result = await conn.execute_query_dict(_PG_INSERT, columns)
-        return {uuid.UUID(str(record["event_id"])).hex for record in result}
+        return {uuid_hex(record["event_id"]) for record in result}
     inserted: set[str] = set()
     width = len(_COLUMNS)
     for start in range(0, len(rows), _ROWS_PER_STATEMENT):
@@ -161,7 +162,7 @@ async def insert_events(conn: BaseDBAsyncClient, rows: Sequence[EventRow]) -> se
             "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
         )
         result = await conn.execute_query_dict(sql, values)
-        inserted.update(uuid.UUID(str(record["event_id"])).hex for record in result)
+        inserted.update(uuid_hex(record["event_id"]) for record in result)
     return inserted
 
 
