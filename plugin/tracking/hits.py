@@ -149,8 +149,16 @@ def _client_key(secret: str) -> bytes:
     return hmac.digest(secret.encode("utf-8"), b"mailbeacon/client-hash/v1", "sha256")
 
 
+# A dotted quad in canonical form (no leading zeros) is already normalized: the common
+# case, and every hit of a crowd is a new address, so no cache helps it.
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_CANONICAL_V4 = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}")
+
+
 @functools.lru_cache(maxsize=65536)  # a backlog repeats its clients: parse each once
 def _normalized(address: str) -> str:
+    if _CANONICAL_V4.fullmatch(address):
+        return address
     try:
         parsed = ipaddress.ip_address(address.strip())
     except ValueError:
@@ -178,6 +186,8 @@ def _client_hash(secret: str, address: str) -> str:
 @functools.lru_cache(maxsize=65536)
 def client_prefix(address: str) -> str:
     """The client's network, truncated: /24 for IPv4, /48 for IPv6 ("" if unparsable)."""
+    if _CANONICAL_V4.fullmatch(address):
+        return address[: address.rindex(".")] + ".0/24"
     try:
         parsed = ipaddress.ip_address(_normalized(address))
     except ValueError:
