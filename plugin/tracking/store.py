@@ -76,6 +76,7 @@ class EventRow:
     client_hash: str
     client_prefix: str
     url: str | None = None
+    row_id: int | None = None  # the stored row's id, once inserted (or found stored)
 
     @property
     def counts(self) -> bool:
@@ -133,21 +134,22 @@ _PG_TYPES = (
 _PG_INSERT = (
     f"INSERT INTO mb_tracking_event ({','.join(_COLUMNS)}) "
     f"SELECT * FROM unnest({','.join(f'${i + 1}::{t}[]' for i, t in enumerate(_PG_TYPES))}) "
-    "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+    "ON CONFLICT (event_id) DO NOTHING RETURNING id, event_id"
 )
 
 
-async def insert_events(conn: BaseDBAsyncClient, rows: Sequence[EventRow]) -> set[str]:
-    """Insert the rows whose event id is new; return the ids (hex) actually inserted."""
+async def insert_events(conn: BaseDBAsyncClient, rows: Sequence[EventRow]) -> dict[str, int]:
+    """Insert the rows whose event id is new; return the event ids (hex) actually inserted,
+    each with its row id."""
     if not rows:
-        return set()
+        return {}
     if conn.capabilities.dialect == "postgres":
         # One statement text whatever the batch size (prepared once per connection), one
         # array per column: no per-row placeholders to build or parse.
         columns = [list(column) for column in zip(*(row.values() for row in rows), strict=True)]
         result = await conn.execute_query_dict(_PG_INSERT, columns)
-        return {uuid_hex(record["event_id"]) for record in result}
-    inserted: set[str] = set()
+        return {uuid_hex(record["event_id"]): int(record["id"]) for record in result}
+    inserted: dict[str, int] = {}
     width = len(_COLUMNS)
     for start in range(0, len(rows), _ROWS_PER_STATEMENT):
         chunk = rows[start : start + _ROWS_PER_STATEMENT]
@@ -159,10 +161,10 @@ async def insert_events(conn: BaseDBAsyncClient, rows: Sequence[EventRow]) -> se
         sql = (
             f"INSERT INTO mb_tracking_event ({','.join(_COLUMNS)}) "
             f"VALUES {','.join([group] * len(chunk))} "
-            "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+            "ON CONFLICT (event_id) DO NOTHING RETURNING id, event_id"
         )
         result = await conn.execute_query_dict(sql, values)
-        inserted.update(uuid_hex(record["event_id"]) for record in result)
+        inserted.update((uuid_hex(r["event_id"]), int(r["id"])) for r in result)
     return inserted
 
 
