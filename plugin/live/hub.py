@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from plugin.observability.metrics import LIVE_SUBSCRIBERS
@@ -39,14 +40,22 @@ class LiveSubscription:
 
     def offer(self, message: Message) -> None:
         """Hand over a message from any thread, never blocking."""
+        self.offer_many((message,))
+
+    def offer_many(self, messages: Sequence[Message]) -> None:
+        """Hand over messages in order from any thread (one loop wake-up), never blocking."""
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
         if running is self.loop:
-            self._put(message)
+            self._put_many(messages)
         elif not self.loop.is_closed():
-            self.loop.call_soon_threadsafe(self._put, message)
+            self.loop.call_soon_threadsafe(self._put_many, messages)
+
+    def _put_many(self, messages: Sequence[Message]) -> None:
+        for message in messages:
+            self._put(message)
 
     def _put(self, message: Message) -> None:
         try:
@@ -92,10 +101,15 @@ class Hub:
 
     def deliver(self, user_id: int, message: Message) -> int:
         """Offer ``message`` to every listener of ``user_id``; return how many there were."""
+        return self.deliver_many(user_id, (message,))
+
+    def deliver_many(self, user_id: int, messages: Sequence[Message]) -> int:
+        """Offer ``messages`` in order to every listener of ``user_id``; return how many."""
         with self._lock:
             listeners = list(self._subscriptions.get(user_id, ()))
-        for subscription in listeners:
-            subscription.offer(message)
+        if messages:
+            for subscription in listeners:
+                subscription.offer_many(messages)
         return len(listeners)
 
     def users(self) -> list[int]:
