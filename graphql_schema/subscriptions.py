@@ -20,7 +20,7 @@ from graphql_schema.types.enums import EventSource, TrackingEventKind
 from graphql_schema.types.notification import Notification
 from graphql_schema.types.sent_email import TrackingEvent
 from plugin.live.bus import Message, current_bus
-from plugin.notifications.service import get_notification
+from plugin.notifications.service import get_notifications
 from plugin.tracking.describe import present_event
 
 __all__ = ["Subscription"]
@@ -76,10 +76,15 @@ class Subscription:
         user = require_user(info)
         async with current_bus().subscribe(user.id) as subscription:
             while True:
-                message = await subscription.get()
-                if message.get("type") != "notification":
-                    continue
+                # A bell batch arrives together: read back what is queued in one query.
+                wanted = [
+                    int(message["notificationId"])
+                    for message in await subscription.get_ready()
+                    if message.get("type") == "notification"
+                ]
                 # Read back under the caller's scope: what is sent is always current.
-                notification = await get_notification(user.id, int(message["notificationId"]))
-                if notification is not None:
-                    yield Notification.from_model(notification)
+                found = await get_notifications(user.id, wanted)
+                for notification_id in wanted:
+                    notification = found.get(notification_id)
+                    if notification is not None:
+                        yield Notification.from_model(notification)

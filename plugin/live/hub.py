@@ -72,6 +72,13 @@ class LiveSubscription:
     async def get(self) -> Message:
         return await self.queue.get()
 
+    async def get_ready(self) -> list[Message]:
+        """The next message and every one already queued behind it, in order."""
+        messages = [await self.queue.get()]
+        while not self.queue.empty():
+            messages.append(self.queue.get_nowait())
+        return messages
+
 
 class Hub:
     """Subscriptions per user. Thread-safe: delivery may come from worker threads."""

@@ -27,6 +27,7 @@ __all__ = [
     "InvalidNotificationMessage",
     "NotificationPage",
     "get_notification",
+    "get_notifications",
     "list_notifications",
     "mark_read",
     "notify_for_event",
@@ -73,6 +74,15 @@ async def get_notification(owner_id: int, notification_id: int) -> Notification 
     return await Notification.get_or_none(id=notification_id, user_id=owner_id).select_related(
         "email"
     )
+
+
+async def get_notifications(owner_id: int, ids: Iterable[int]) -> dict[int, Notification]:
+    """The owner's notifications among ``ids`` with their email, by id (one query)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = await Notification.filter(id__in=wanted, user_id=owner_id).select_related("email")
+    return {row.id: row for row in rows}
 
 
 async def list_notifications(

@@ -35,3 +35,16 @@ async def test_delivery_from_another_thread_lands_on_the_subscribers_loop() -> N
     thread.join()
     assert await asyncio.wait_for(subscription.get(), 5) == {"from": "worker"}
     assert hub.deliver(2, {"nobody": True}) == 0
+
+
+async def test_get_ready_takes_the_next_message_and_everything_queued_behind_it() -> None:
+    hub = Hub()
+    subscription = hub.add(3)
+    hub.deliver_many(3, [{"n": 1}, {"n": 2}])
+    hub.deliver(3, {"n": 3})
+    assert await subscription.get_ready() == [{"n": 1}, {"n": 2}, {"n": 3}]
+    waiting = asyncio.create_task(subscription.get_ready())
+    await asyncio.sleep(0)
+    hub.deliver(3, {"n": 4})
+    assert await asyncio.wait_for(waiting, 5) == [{"n": 4}]
+    hub.remove(subscription)
