@@ -35,8 +35,6 @@ from tortoise.transactions import in_transaction
 
 from plugin.notifications.models import NotificationKind
 from plugin.observability.metrics import record_notification
-from plugin.preferences.models import TrackingPreference
-from plugin.sending.models import TrackedLink
 from plugin.tracking.models import EventKind
 
 __all__ = ["RungNotification", "notify_for_events"]
@@ -78,12 +76,14 @@ def _valid_event_ids(event_ids: Sequence[object]) -> list[uuid.UUID]:
 
 
 async def _muted_users(conn: BaseDBAsyncClient, user_ids: set[int]) -> set[int]:
-    rows = (
-        await TrackingPreference.filter(user_id__in=list(user_ids), notifications_enabled=False)
-        .using_db(conn)
-        .values_list("user_id", flat=True)
+    """SQLite's half of the claim: who among these owners switched the bell off."""
+    marks = ",".join("?" for _ in user_ids)
+    rows = await conn.execute_query_dict(
+        f"SELECT user_id FROM mb_tracking_preference WHERE user_id IN ({marks}) "
+        "AND notifications_enabled = 0",
+        [*user_ids],
     )
-    return {int(str(user_id)) for user_id in rows}
+    return {int(row["user_id"]) for row in rows}
 
 
 def _group_key(event: dict[str, Any]) -> GroupKey:
@@ -116,10 +116,9 @@ async def notify_for_events(event_ids: Sequence[object]) -> list[RungNotificatio
         claimed = await _claim(conn, keys)
         if not claimed:
             return []
-        muted = await _muted_users(conn, {int(event["user_id"]) for event in claimed})
         groups: dict[GroupKey, int] = defaultdict(int)
         for event in claimed:
-            if int(event["user_id"]) not in muted:
+            if not event["muted"]:
                 groups[_group_key(event)] += 1
         if not groups:
             return []
@@ -153,7 +152,11 @@ async def notify_for_events(event_ids: Sequence[object]) -> list[RungNotificatio
 
 
 async def _claim(conn: BaseDBAsyncClient, keys: list[uuid.UUID]) -> list[dict[str, Any]]:
-    """Mark these counted, decided events notified; return the ones this call claimed."""
+    """Mark these counted, decided events notified; return the ones this call claimed.
+
+    Each with ``muted``: its owner switched the bell off (claimed all the same, so
+    switching it back on never rings old events).
+    """
     ids = [str(key) for key in keys]
     condition = (
         "notified = false AND source = 'HUMAN' AND duplicate = false AND rule <> 'pending'"
@@ -161,8 +164,10 @@ async def _claim(conn: BaseDBAsyncClient, keys: list[uuid.UUID]) -> list[dict[st
     returning = "RETURNING id, user_id, email_id, kind, link_id, recipient"
     if conn.capabilities.dialect == "postgres":
         sql = (
-            "UPDATE mb_tracking_event SET notified = true "
-            f"WHERE event_id = ANY($1::uuid[]) AND {condition} {returning}"
+            "WITH claimed AS (UPDATE mb_tracking_event SET notified = true "
+            f"WHERE event_id = ANY($1::uuid[]) AND {condition} {returning}) "
+            "SELECT c.*, EXISTS (SELECT 1 FROM mb_tracking_preference p WHERE "
+            "p.user_id = c.user_id AND NOT p.notifications_enabled) AS muted FROM claimed c"
         )
         return list(await conn.execute_query_dict(sql, [ids]))
     marks = ",".join("?" for _ in ids)
@@ -170,7 +175,12 @@ async def _claim(conn: BaseDBAsyncClient, keys: list[uuid.UUID]) -> list[dict[st
         "UPDATE mb_tracking_event SET notified = 1 "
         f"WHERE event_id IN ({marks}) AND {condition.replace('false', '0')} {returning}"
     )
-    return list(await conn.execute_query_dict(sql, ids))
+    claimed = [dict(row) for row in await conn.execute_query_dict(sql, ids)]
+    if claimed:
+        muted = await _muted_users(conn, {int(row["user_id"]) for row in claimed})
+        for row in claimed:
+            row["muted"] = int(row["user_id"]) in muted
+    return claimed
 
 
 async def _lock_emails(conn: BaseDBAsyncClient, email_ids: list[int]) -> None:
@@ -269,5 +279,11 @@ async def _link_urls(conn: BaseDBAsyncClient, link_ids: Iterable[int]) -> dict[i
     wanted = list(link_ids)
     if not wanted:
         return {}
-    rows = await TrackedLink.filter(id__in=wanted).using_db(conn).values_list("id", "url")
-    return {int(link_id): str(url) for link_id, url in rows}
+    values: list[Any]
+    if conn.capabilities.dialect == "postgres":
+        where, values = "id = ANY($1::int[])", [wanted]
+    else:
+        where, values = f"id IN ({','.join('?' for _ in wanted)})", [*wanted]
+    sql = f"SELECT id, url FROM mb_tracked_link WHERE {where}"
+    rows = await conn.execute_query_dict(sql, values)
+    return {int(row["id"]): str(row["url"]) for row in rows}
