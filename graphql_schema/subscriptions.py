@@ -25,6 +25,10 @@ from plugin.tracking.describe import present_event
 
 __all__ = ["Subscription"]
 
+# What each operation shows of its user's channel (the rest never fills its queue).
+_EVENTS = frozenset({"event"})
+_NOTIFICATIONS = frozenset({"notification"})
+
 
 def _tracking_event(payload: Message) -> TrackingEvent:
     # Parsed here, where it is shown (cached per user agent), not on the recording path.
@@ -61,7 +65,7 @@ class Subscription:
         user = require_user(info)
         wanted = str(email_id).strip() if email_id is not None else None
         # The context manager's exit (in every case: complete, disconnect, error) unsubscribes.
-        async with current_bus().subscribe(user.id) as subscription:
+        async with current_bus().subscribe(user.id, _EVENTS) as subscription:
             while True:
                 message = await subscription.get()
                 if message.get("type") != "event":
@@ -74,7 +78,7 @@ class Subscription:
     @strawberry.subscription(description="A notification each time one is created or updated.")
     async def notifications(self, info: Info) -> AsyncGenerator[Notification, None]:
         user = require_user(info)
-        async with current_bus().subscribe(user.id) as subscription:
+        async with current_bus().subscribe(user.id, _NOTIFICATIONS) as subscription:
             while True:
                 # A bell batch arrives together: read back what is queued in one query.
                 wanted = [

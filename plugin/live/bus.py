@@ -80,9 +80,12 @@ class LiveBus:
             await self.fanin.stop()
 
     @asynccontextmanager
-    async def subscribe(self, user_id: int) -> AsyncIterator[LiveSubscription]:
-        """Listen to ``user_id``'s channel until the block exits (cancellation included)."""
-        subscription = self.hub.add(user_id)
+    async def subscribe(
+        self, user_id: int, types: frozenset[str] | None = None
+    ) -> AsyncIterator[LiveSubscription]:
+        """Listen to ``user_id``'s channel (messages of ``types``, default all) until the
+        block exits (cancellation included)."""
+        subscription = self.hub.add(user_id, types)
         try:
             if self.fanin is not None:
                 await self.fanin.watch(user_id)

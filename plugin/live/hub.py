@@ -32,9 +32,18 @@ Message = dict[str, Any]
 class LiveSubscription:
     """One local listener of one user's channel."""
 
-    def __init__(self, user_id: int, loop: asyncio.AbstractEventLoop, queue_size: int) -> None:
+    def __init__(
+        self,
+        user_id: int,
+        loop: asyncio.AbstractEventLoop,
+        queue_size: int,
+        types: frozenset[str] | None = None,
+    ) -> None:
         self.user_id = user_id
         self.loop = loop
+        # The message types this listener shows (None: all). The others never take a
+        # place in its queue: a trackingEvents stream is not filled up with bell messages.
+        self.types = types
         self.queue: asyncio.Queue[Message] = asyncio.Queue(maxsize=queue_size)
         self.dropped = 0
 
@@ -44,6 +53,10 @@ class LiveSubscription:
 
     def offer_many(self, messages: Sequence[Message]) -> None:
         """Hand over messages in order from any thread (one loop wake-up), never blocking."""
+        if self.types is not None:
+            messages = [m for m in messages if m.get("type") in self.types]
+            if not messages:
+                return
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
@@ -88,9 +101,11 @@ class Hub:
         self._subscriptions: dict[int, set[LiveSubscription]] = {}
         self._lock = threading.Lock()
 
-    def add(self, user_id: int) -> LiveSubscription:
-        """A new subscription whose queue belongs to the running loop."""
-        subscription = LiveSubscription(user_id, asyncio.get_running_loop(), self.queue_size)
+    def add(self, user_id: int, types: frozenset[str] | None = None) -> LiveSubscription:
+        """A new subscription (of these message types only) whose queue is the running loop's."""
+        subscription = LiveSubscription(
+            user_id, asyncio.get_running_loop(), self.queue_size, types
+        )
         with self._lock:
             self._subscriptions.setdefault(user_id, set()).add(subscription)
         LIVE_SUBSCRIBERS.inc()
