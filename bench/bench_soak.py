@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python bench/bench_soak.py [--minutes 5] [--warmup 60] [--opens 100]
         [--clicks 10] [--reads 5] [--subscribers 20] [--churn 5] [--sample 10]
-        [--connections 32] [--json FILE] [--trace DIR --trace-every 60]
+        [--connections 32] [--json FILE] [--trace DIR --trace-every 60 --trace-only worker]
 
 Distributed mode, as bench_load.py starts it (``mailbeacon serve`` + ``mailbeacon
 worker`` pinned to CPU 0, this process on CPU 1; a private PostgreSQL database and
@@ -127,6 +127,8 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
     if args.trace:
         os.environ["MB_MEMTRACE_DIR"] = str(Path(args.trace).resolve())
         os.environ["MB_MEMTRACE_EVERY"] = str(args.trace_every)
+        if args.trace_only:
+            os.environ["MB_MEMTRACE_ONLY"] = args.trace_only
         bench_load.EXTRA_PYTHONPATH.append(str(Path(__file__).resolve().parent / "memtrace"))
         bench_load.START_TIMEOUT = 300
     clicks: list[str] = []
@@ -325,6 +327,7 @@ def main() -> None:
     parser.add_argument("--json", help="write the figures and every sample to this file")
     parser.add_argument("--trace", help="memtrace output folder (slows the servers)")
     parser.add_argument("--trace-every", type=float, default=60)
+    parser.add_argument("--trace-only", help="trace only commands containing this (worker)")
     args = parser.parse_args()
     import uvloop
 

@@ -10,7 +10,9 @@ thread that, every ``MB_MEMTRACE_EVERY`` seconds (default 30), writes to DIR:
 
 A forked child (granian forks its workers) gets its own thread (os.register_at_fork).
 
-Nothing here runs unless the variable is set; the product code knows nothing of it.
+``MB_MEMTRACE_ONLY=worker`` traces only the processes whose command line contains
+"worker" (the others run at full speed). Nothing here runs unless the variable is
+set; the product code knows nothing of it.
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ def _start(directory: str) -> None:
     import time
     import tracemalloc
 
-    # Only our own processes (python -m plugin.cli ..., granian's workers), not tools.
     argv = " ".join(sys.argv)
+    only = os.environ.get("MB_MEMTRACE_ONLY")  # e.g. "worker": trace only matching commands
+    if only and only not in argv:
+        return
     every = float(os.environ.get("MB_MEMTRACE_EVERY", "30"))
     tracemalloc.start(int(os.environ.get("MB_MEMTRACE_FRAMES", "8")))
     os.makedirs(directory, exist_ok=True)
