@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import time
 import weakref
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -33,12 +34,24 @@ from typing import Any
 
 import aiosmtplib
 
-__all__ = ["IDLE_SECONDS", "MAX_MESSAGES_PER_CONNECTION", "SmtpPool", "close_pools", "pool_for"]
+from plugin.sending.smtp_pipeline import Envelope, Outcome, prepare, send_chain, use_pipelining
+
+__all__ = [
+    "IDLE_SECONDS",
+    "MAX_MESSAGES_PER_CONNECTION",
+    "UNPOOLED_CONNECTIONS",
+    "SmtpPool",
+    "close_pools",
+    "pool_for",
+]
 
 IDLE_SECONDS = 30.0
 PROBE_AFTER_SECONDS = 1.0
 MAX_MESSAGES_PER_CONNECTION = 100
 QUIT_TIMEOUT_SECONDS = 5.0
+# Without reuse (SMTP_POOL_SIZE=0), messages sent at once per loop and server: as many as
+# the embedded worker's threads, the most it reached when every copy was its own job.
+UNPOOLED_CONNECTIONS = 4
 
 
 @dataclass
@@ -49,15 +62,16 @@ class _Connection:
 
 
 class SmtpPool:
-    """Up to ``size`` open connections to one server (``options``: aiosmtplib.SMTP arguments)."""
+    """Up to ``size`` open connections to one server (``options``: aiosmtplib.SMTP arguments).
+
+    ``size`` 0: a new connection per message, at most ``UNPOOLED_CONNECTIONS`` at once.
+    """
 
     def __init__(self, options: dict[str, Any], size: int) -> None:
         self._options = options
         self._reuse = size > 0
-        # Without reuse, as many connections as there are messages being sent.
-        self._slots: asyncio.Semaphore | contextlib.nullcontext[None] = (
-            asyncio.Semaphore(size) if size > 0 else contextlib.nullcontext()
-        )
+        self._slots = asyncio.Semaphore(size if size > 0 else UNPOOLED_CONNECTIONS)
+        self._lanes = size if size > 0 else UNPOOLED_CONNECTIONS
         self._idle: list[_Connection] = []
         self._closed = False
 
@@ -65,30 +79,84 @@ class SmtpPool:
         self, message: EmailMessage, sender: str, recipients: Sequence[str]
     ) -> dict[str, aiosmtplib.SMTPResponse]:
         """Send one message; return the refused recipients. aiosmtplib errors pass through."""
-        async with self._slots:
-            connection = await self._idle_connection() or await self._connect()
-            try:
-                refused, _ = await connection.client.send_message(
-                    message, sender=sender, recipients=list(recipients)
-                )
-            except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPResponseException) as error:
-                # A refusal: the client has reset the envelope; the session is still good
-                # unless the server is closing it (421) or it broke meanwhile.
-                closing = isinstance(error, aiosmtplib.SMTPResponseException) and error.code == 421
-                await self._release(connection, reusable=not closing)
-                raise
-            except BaseException:
-                _abort(connection)
-                raise
-            connection.messages += 1
-            await self._release(connection, reusable=True)
-            return refused
+        (outcome,) = await self.send_many([(message, sender, recipients)])
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    async def send_many(
+        self, messages: Sequence[tuple[EmailMessage, str, Sequence[str]]]
+    ) -> list[Outcome]:
+        """Send every message (over up to ``size`` connections at once); for each, in
+        order, the refused recipients or the aiosmtplib error (or OSError) it ended with."""
+        work = _Work(messages)
+        lanes = min(len(messages), self._lanes)
+        await asyncio.gather(*(self._lane(work) for _ in range(lanes)))
+        return work.finish()
 
     async def close(self) -> None:
         """End every idle connection politely; connections in use end when released."""
         self._closed = True
         idle, self._idle = self._idle, []
         await asyncio.gather(*(_quit(connection) for connection in idle))
+
+    async def _lane(self, work: _Work) -> None:
+        """One connection at a time takes messages from ``work`` until none is left."""
+        async with self._slots:
+            while work.waiting:
+                try:
+                    connection = await self._idle_connection() or await self._connect()
+                except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
+                    # The server is unreachable: the messages no lane could take fail with this.
+                    work.no_connection(error)
+                    return
+                try:
+                    reusable = await self._send_on(connection, work)
+                except BaseException:
+                    _abort(connection)
+                    raise
+                await self._release(connection, reusable=reusable)
+
+    async def _send_on(self, connection: _Connection, work: _Work) -> bool:
+        """Messages from ``work`` on ``connection`` (one only without reuse); whether the
+        connection is still good."""
+        client = connection.client
+        room = MAX_MESSAGES_PER_CONNECTION - connection.messages if self._reuse else 1
+        if use_pipelining(client):
+
+            def take() -> tuple[int, Envelope] | None:
+                nonlocal room
+                while room > 0 and work.waiting:
+                    index = work.waiting.popleft()
+                    message, sender, recipients = work.messages[index]
+                    try:
+                        envelope = prepare(client, message, sender, recipients)
+                    except (ValueError, aiosmtplib.SMTPException) as error:
+                        work.settle(index, error)
+                        continue
+                    room -= 1
+                    connection.messages += 1
+                    return index, envelope
+                return None
+
+            return await send_chain(client, take, work.settle, work.give_back)
+        index = work.waiting.popleft()
+        message, sender, recipients = work.messages[index]
+        connection.messages += 1
+        try:
+            refused, _ = await client.send_message(
+                message, sender=sender, recipients=list(recipients)
+            )
+        except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPResponseException) as error:
+            # A refusal: the client has reset the envelope; the session is still good
+            # unless the server is closing it (421) or it broke meanwhile.
+            work.settle(index, error)
+            return not (isinstance(error, aiosmtplib.SMTPResponseException) and error.code == 421)
+        except (aiosmtplib.SMTPException, OSError, TimeoutError, ValueError) as error:
+            work.settle(index, error)
+            return False
+        work.settle(index, refused)
+        return True
 
     async def _idle_connection(self) -> _Connection | None:
         while self._idle:
@@ -121,6 +189,37 @@ class SmtpPool:
             self._idle.append(connection)
         else:
             await _quit(connection)
+
+
+class _Work:
+    """The messages of one ``send_many`` call, shared by its lanes."""
+
+    def __init__(self, messages: Sequence[tuple[EmailMessage, str, Sequence[str]]]) -> None:
+        self.messages = messages
+        self.waiting: deque[int] = deque(range(len(messages)))
+        self._outcomes: dict[int, Outcome] = {}
+        self._given_back: set[int] = set()
+        self._unreachable: BaseException | None = None
+
+    def settle(self, index: int, outcome: Outcome) -> None:
+        self._outcomes[index] = outcome
+
+    def give_back(self, index: int) -> None:
+        """``index`` certainly did not reach the server: another connection may try it, once."""
+        if index in self._given_back:
+            self._outcomes[index] = aiosmtplib.SMTPServerDisconnected("Connection lost")
+        else:
+            self._given_back.add(index)
+            self.waiting.appendleft(index)
+
+    def no_connection(self, error: BaseException) -> None:
+        self._unreachable = error
+        if self.waiting:
+            self.settle(self.waiting.popleft(), error)
+
+    def finish(self) -> list[Outcome]:
+        fallback = self._unreachable or aiosmtplib.SMTPServerDisconnected("not sent")
+        return [self._outcomes.get(i, fallback) for i in range(len(self.messages))]
 
 
 async def _quit(connection: _Connection) -> None:
