@@ -45,6 +45,7 @@ from aiosmtplib import (
     SMTP,
     SMTPDataError,
     SMTPException,
+    SMTPHeloError,
     SMTPNotSupported,
     SMTPRecipientRefused,
     SMTPRecipientsRefused,
@@ -121,8 +122,16 @@ class PipeliningProtocol(SMTPProtocol):
             return list(self._replies), None
 
 
-def use_pipelining(client: SMTP) -> bool:
+async def use_pipelining(client: SMTP) -> bool:
     """Whether messages on this (connected) client can be pipelined; swaps the protocol in."""
+    if client.is_ehlo_or_helo_needed:
+        # After STARTTLS the client forgets the extensions and says EHLO again only before
+        # its next command: ask now, as that command would (HELO if EHLO is refused).
+        try:
+            await client.ehlo()
+        except SMTPHeloError:
+            await client.helo()
+            return False
     protocol = client.protocol
     if type(protocol) is SMTPProtocol:
         # Same layout, one method more: the transport keeps calling the same object.

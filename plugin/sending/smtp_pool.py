@@ -104,30 +104,42 @@ class SmtpPool:
         """One connection at a time takes messages from ``work`` until none is left."""
         async with self._slots:
             while work.waiting:
+                # Reserved before connecting: no connection is opened for a message that
+                # another lane takes meanwhile.
+                first = work.waiting.popleft()
                 try:
                     connection = await self._idle_connection() or await self._connect()
                 except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
                     # The server is unreachable: the messages no lane could take fail with this.
-                    work.no_connection(error)
+                    work.no_connection(first, error)
                     return
                 try:
-                    reusable = await self._send_on(connection, work)
+                    reusable = await self._send_on(connection, work, first)
+                except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
+                    # Only the greeting after STARTTLS gets here (sending settles its errors).
+                    _abort(connection)
+                    work.no_connection(first, error)
+                    return
                 except BaseException:
                     _abort(connection)
                     raise
                 await self._release(connection, reusable=reusable)
 
-    async def _send_on(self, connection: _Connection, work: _Work) -> bool:
-        """Messages from ``work`` on ``connection`` (one only without reuse); whether the
-        connection is still good."""
+    async def _send_on(self, connection: _Connection, work: _Work, first: int) -> bool:
+        """Message ``first``, then (with reuse) more from ``work``, on ``connection``;
+        whether the connection is still good."""
         client = connection.client
         room = MAX_MESSAGES_PER_CONNECTION - connection.messages if self._reuse else 1
-        if use_pipelining(client):
+        if await use_pipelining(client):
+            reserved: int | None = first
 
             def take() -> tuple[int, Envelope] | None:
-                nonlocal room
-                while room > 0 and work.waiting:
-                    index = work.waiting.popleft()
+                nonlocal room, reserved
+                while room > 0 and (reserved is not None or work.waiting):
+                    if reserved is not None:
+                        index, reserved = reserved, None
+                    else:
+                        index = work.waiting.popleft()
                     message, sender, recipients = work.messages[index]
                     try:
                         envelope = prepare(client, message, sender, recipients)
@@ -140,8 +152,7 @@ class SmtpPool:
                 return None
 
             return await send_chain(client, take, work.settle, work.give_back)
-        index = work.waiting.popleft()
-        message, sender, recipients = work.messages[index]
+        message, sender, recipients = work.messages[first]
         connection.messages += 1
         try:
             refused, _ = await client.send_message(
@@ -150,12 +161,12 @@ class SmtpPool:
         except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPResponseException) as error:
             # A refusal: the client has reset the envelope; the session is still good
             # unless the server is closing it (421) or it broke meanwhile.
-            work.settle(index, error)
+            work.settle(first, error)
             return not (isinstance(error, aiosmtplib.SMTPResponseException) and error.code == 421)
         except (aiosmtplib.SMTPException, OSError, TimeoutError, ValueError) as error:
-            work.settle(index, error)
+            work.settle(first, error)
             return False
-        work.settle(index, refused)
+        work.settle(first, refused)
         return True
 
     async def _idle_connection(self) -> _Connection | None:
@@ -212,10 +223,11 @@ class _Work:
             self._given_back.add(index)
             self.waiting.appendleft(index)
 
-    def no_connection(self, error: BaseException) -> None:
+    def no_connection(self, index: int, error: BaseException) -> None:
+        """No connection for ``index``: it fails with ``error``, and so will what no other
+        lane takes."""
         self._unreachable = error
-        if self.waiting:
-            self.settle(self.waiting.popleft(), error)
+        self.settle(index, error)
 
     def finish(self) -> list[Outcome]:
         fallback = self._unreachable or aiosmtplib.SMTPServerDisconnected("not sent")
