@@ -65,13 +65,16 @@ class SmtpPool:
     """Up to ``size`` open connections to one server (``options``: aiosmtplib.SMTP arguments).
 
     ``size`` 0: a new connection per message, at most ``UNPOOLED_CONNECTIONS`` at once.
+    Messages of every caller wait in one queue; a connection in use takes the next one
+    whoever sent it, so that its pipelined chain does not break between callers.
     """
 
     def __init__(self, options: dict[str, Any], size: int) -> None:
         self._options = options
         self._reuse = size > 0
-        self._slots = asyncio.Semaphore(size if size > 0 else UNPOOLED_CONNECTIONS)
         self._lanes = size if size > 0 else UNPOOLED_CONNECTIONS
+        self._slots = asyncio.Semaphore(self._lanes)
+        self._queue: deque[_Item] = deque()
         self._idle: list[_Connection] = []
         self._closed = False
 
@@ -89,10 +92,18 @@ class SmtpPool:
     ) -> list[Outcome]:
         """Send every message (over up to ``size`` connections at once); for each, in
         order, the refused recipients or the aiosmtplib error (or OSError) it ended with."""
-        work = _Work(messages)
+        work = _Work(len(messages))
+        if not messages:
+            return []
+        self._queue.extend(_Item(work, i, *m) for i, m in enumerate(messages))
         lanes = min(len(messages), self._lanes)
-        await asyncio.gather(*(self._lane(work) for _ in range(lanes)))
-        return work.finish()
+        await asyncio.gather(*(self._lane() for _ in range(lanes)))
+        while not work.done.is_set():
+            if any(item.work is work for item in self._queue):  # (never seen: a safety net)
+                await self._lane()
+            else:  # the last ones are on connections that other callers' lanes hold
+                await work.done.wait()
+        return work.outcomes()
 
     async def close(self) -> None:
         """End every idle connection politely; connections in use end when released."""
@@ -100,73 +111,88 @@ class SmtpPool:
         idle, self._idle = self._idle, []
         await asyncio.gather(*(_quit(connection) for connection in idle))
 
-    async def _lane(self, work: _Work) -> None:
-        """One connection at a time takes messages from ``work`` until none is left."""
+    async def _lane(self) -> None:
+        """One connection at a time takes messages from the queue until none is left."""
         async with self._slots:
-            while work.waiting:
+            while self._queue:
                 # Reserved before connecting: no connection is opened for a message that
                 # another lane takes meanwhile.
-                first = work.waiting.popleft()
+                first = self._queue.popleft()
                 try:
                     connection = await self._idle_connection() or await self._connect()
+                    reusable = await self._send_on(connection, first)
                 except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
-                    # The server is unreachable: the messages no lane could take fail with this.
-                    work.no_connection(first, error)
+                    # No connection (or no greeting after STARTTLS; sending settles its own
+                    # errors): the server is unreachable, and every waiting message fails
+                    # with this now rather than try it in turn.
+                    first.settle(error)
+                    while self._queue:
+                        self._queue.popleft().settle(error)
                     return
-                try:
-                    reusable = await self._send_on(connection, work, first)
-                except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
-                    # Only the greeting after STARTTLS gets here (sending settles its errors).
-                    _abort(connection)
-                    work.no_connection(first, error)
-                    return
-                except BaseException:
-                    _abort(connection)
-                    raise
                 await self._release(connection, reusable=reusable)
 
-    async def _send_on(self, connection: _Connection, work: _Work, first: int) -> bool:
-        """Message ``first``, then (with reuse) more from ``work``, on ``connection``;
+    async def _send_on(self, connection: _Connection, first: _Item) -> bool:
+        """Message ``first``, then (with reuse) more from the queue, on ``connection``;
         whether the connection is still good."""
         client = connection.client
+        try:
+            pipelined = await use_pipelining(client)
+        except BaseException:
+            _abort(connection)
+            raise
         room = MAX_MESSAGES_PER_CONNECTION - connection.messages if self._reuse else 1
-        if await use_pipelining(client):
-            reserved: int | None = first
+        if pipelined:
+            reserved: _Item | None = first
 
-            def take() -> tuple[int, Envelope] | None:
+            def take() -> tuple[_Item, Envelope] | None:
                 nonlocal room, reserved
-                while room > 0 and (reserved is not None or work.waiting):
+                while room > 0 and (reserved is not None or self._queue):
                     if reserved is not None:
-                        index, reserved = reserved, None
+                        item, reserved = reserved, None
                     else:
-                        index = work.waiting.popleft()
-                    message, sender, recipients = work.messages[index]
+                        item = self._queue.popleft()
                     try:
-                        envelope = prepare(client, message, sender, recipients)
+                        envelope = prepare(client, item.message, item.sender, item.recipients)
                     except (ValueError, aiosmtplib.SMTPException) as error:
-                        work.settle(index, error)
+                        item.settle(error)
                         continue
                     room -= 1
                     connection.messages += 1
-                    return index, envelope
+                    return item, envelope
                 return None
 
-            return await send_chain(client, take, work.settle, work.give_back)
-        message, sender, recipients = work.messages[first]
+            def give_back(item: _Item) -> None:
+                """``item`` certainly did not reach the server: another connection tries
+                it, once."""
+                if item.given_back:
+                    item.settle(aiosmtplib.SMTPServerDisconnected("Connection lost"))
+                else:
+                    item.given_back = True
+                    self._queue.appendleft(item)
+
+            try:
+                return await send_chain(client, take, _Item.settle, give_back)
+            except BaseException:
+                _abort(connection)
+                raise
         connection.messages += 1
         try:
             refused, _ = await client.send_message(
-                message, sender=sender, recipients=list(recipients)
+                first.message, sender=first.sender, recipients=list(first.recipients)
             )
         except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPResponseException) as error:
             # A refusal: the client has reset the envelope; the session is still good
             # unless the server is closing it (421) or it broke meanwhile.
-            work.settle(first, error)
+            first.settle(error)
             return not (isinstance(error, aiosmtplib.SMTPResponseException) and error.code == 421)
         except (aiosmtplib.SMTPException, OSError, TimeoutError, ValueError) as error:
-            work.settle(first, error)
+            _abort(connection)
+            first.settle(error)
             return False
-        work.settle(first, refused)
+        except BaseException:
+            _abort(connection)
+            raise
+        first.settle(refused)
         return True
 
     async def _idle_connection(self) -> _Connection | None:
@@ -203,35 +229,40 @@ class SmtpPool:
 
 
 class _Work:
-    """The messages of one ``send_many`` call, shared by its lanes."""
+    """The outcomes of one ``send_many`` call; ``done`` once every message has one."""
 
-    def __init__(self, messages: Sequence[tuple[EmailMessage, str, Sequence[str]]]) -> None:
-        self.messages = messages
-        self.waiting: deque[int] = deque(range(len(messages)))
-        self._outcomes: dict[int, Outcome] = {}
-        self._given_back: set[int] = set()
-        self._unreachable: BaseException | None = None
+    def __init__(self, count: int) -> None:
+        self._outcomes: list[Outcome | None] = [None] * count
+        self._left = count
+        self.done = asyncio.Event()
+        if not count:
+            self.done.set()
 
     def settle(self, index: int, outcome: Outcome) -> None:
-        self._outcomes[index] = outcome
+        if self._outcomes[index] is None:
+            self._outcomes[index] = outcome
+            self._left -= 1
+            if not self._left:
+                self.done.set()
 
-    def give_back(self, index: int) -> None:
-        """``index`` certainly did not reach the server: another connection may try it, once."""
-        if index in self._given_back:
-            self._outcomes[index] = aiosmtplib.SMTPServerDisconnected("Connection lost")
-        else:
-            self._given_back.add(index)
-            self.waiting.appendleft(index)
+    def outcomes(self) -> list[Outcome]:
+        return [o if o is not None else aiosmtplib.SMTPServerDisconnected("not sent")
+                for o in self._outcomes]
 
-    def no_connection(self, index: int, error: BaseException) -> None:
-        """No connection for ``index``: it fails with ``error``, and so will what no other
-        lane takes."""
-        self._unreachable = error
-        self.settle(index, error)
 
-    def finish(self) -> list[Outcome]:
-        fallback = self._unreachable or aiosmtplib.SMTPServerDisconnected("not sent")
-        return [self._outcomes.get(i, fallback) for i in range(len(self.messages))]
+@dataclass(eq=False)
+class _Item:
+    """One message waiting in the pool's queue, and where its outcome goes."""
+
+    work: _Work
+    index: int
+    message: EmailMessage
+    sender: str
+    recipients: Sequence[str]
+    given_back: bool = False
+
+    def settle(self, outcome: Outcome) -> None:
+        self.work.settle(self.index, outcome)
 
 
 async def _quit(connection: _Connection) -> None:

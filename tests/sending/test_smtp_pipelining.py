@@ -6,6 +6,7 @@ it does not advertise PIPELINING, so the handler adds it to its EHLO reply.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from email.message import EmailMessage
 from typing import Any
@@ -213,3 +214,24 @@ async def test_unpooled_sends_one_message_per_session_pipelined(
     )
     assert outcomes == [{}] * 6 and server.sessions == 6
     assert sorted(exchanges) == [1] * 6 + [3] * 6  # one envelope, one content per session
+
+
+async def test_callers_at_once_share_the_connections_and_each_gets_its_outcomes(
+    server: Scripted, exchanges: list[int]
+) -> None:
+    server.refuse = {"no@example.com": "550 5.1.1 no such user"}
+    pool = _pool(server, size=2)
+    batches = [[(_message(f"c{c}m{i}"), SENDER,
+                 ["no@example.com" if (c, i) == (1, 2) else f"c{c}r{i}@example.com"])
+                for i in range(4)] for c in range(3)]
+    results = await asyncio.gather(*(pool.send_many(batch) for batch in batches))
+    await pool.close()
+    for c, outcomes in enumerate(results):
+        for i, outcome in enumerate(outcomes):
+            if (c, i) == (1, 2):
+                assert isinstance(outcome, aiosmtplib.SMTPRecipientsRefused)
+            else:
+                assert outcome == {}
+    assert server.sessions <= 2
+    assert sorted(e.rcpt_tos[0] for e in server.envelopes) == sorted(
+        f"c{c}r{i}@example.com" for c in range(3) for i in range(4) if (c, i) != (1, 2))
