@@ -21,6 +21,7 @@ failures (5xx) end it FAILED at once.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import time
@@ -58,6 +59,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+BUILD_CHUNK = 5  # copies built per trip to the CPU pool (see _deliver_claimed)
 CLAIM_LEASE = timedelta(minutes=15)  # longer than any SMTP conversation (timeouts are 60 s)
 INTERRUPTED = (
     "delivery was interrupted; the message may or may not have reached the mail server "
@@ -82,8 +84,8 @@ async def deliver_copies(
 ) -> dict[int, EmailStatus | None]:
     """``deliver_copy`` for several copies (of one send, as the send job batches them),
     with the work they share done once: one claim, one read of the email, its route and
-    links, one trip to the CPU pool for all their bodies, the messages sent together
-    over the SMTP pool's connections, the sent ones recorded in one UPDATE."""
+    links, a trip to the CPU pool per ``BUILD_CHUNK`` copies, the messages sent together
+    over the SMTP pool's connections, the plainly accepted ones recorded in one UPDATE."""
     claimed = set(await _claim(copy_ids))
     statuses: dict[int, EmailStatus | None] = {}
     mine: dict[int, list[EmailCopy]] = {}
@@ -130,18 +132,32 @@ async def _deliver_claimed(
     await _mark_sending(email_id)
     email = await SentEmail.get(id=email_id).prefetch_related("user")
     started: float | None = None
+    results: list[DeliveryResult | Exception]
     try:
         route = await route_for(email.user, settings)
-        messages = await _build(email, copies, settings, route.from_address)
-        started = time.perf_counter()
-        results = await send_many_through(
-            route, [(message, copy.envelope_to) for message, copy in zip(messages, copies,
-                                                                         strict=True)],
-            clean=lambda: _clean(email, copies[0], settings, route.from_address),
-            user=email.user, settings=settings,
-        )
+        links = await TrackedLink.filter(email_id=email.id).values_list("url", "position")
+        indexes = {str(url): int(position) for url, position in links}
     except Exception as error:  # (DeliveryErrors included) every copy ends the same way
         results = [error] * len(copies)
+    else:
+        started = time.perf_counter()
+
+        async def build_and_send(chunk: list[EmailCopy]) -> list[DeliveryResult | Exception]:
+            try:
+                messages = await _build(email, chunk, settings, route.from_address, indexes)
+                return await send_many_through(
+                    route, [(m, c.envelope_to) for m, c in zip(messages, chunk, strict=True)],
+                    clean=lambda: _clean(email, chunk[0], settings, route.from_address),
+                    user=email.user, settings=settings,
+                )
+            except Exception as error:
+                return [error] * len(chunk)
+
+        # Built in small chunks, each sent as soon as it is ready: the first messages are
+        # on the wire while the CPU pool builds the next ones.
+        chunks = [copies[i:i + BUILD_CHUNK] for i in range(0, len(copies), BUILD_CHUNK)]
+        parts = await asyncio.gather(*(build_and_send(chunk) for chunk in chunks))
+        results = [result for part in parts for result in part]
     statuses: dict[int, EmailStatus | None] = {}
     sent: list[EmailCopy] = []
     for copy, result in zip(copies, results, strict=True):
@@ -244,16 +260,16 @@ async def _retry_later(
 
 
 async def _build(
-    email: SentEmail, copies: list[EmailCopy], settings: Settings, from_address: str
+    email: SentEmail, copies: list[EmailCopy], settings: Settings, from_address: str,
+    indexes: dict[str, int],
 ) -> list[EmailMessage]:
-    links = await TrackedLink.filter(email_id=email.id).values_list("url", "position")
     # CPU-bound (seconds for thousands of links): in the pool, off every event loop; one
-    # trip there for all the copies at hand.
+    # trip there for the copies at hand.
     instrumented = await run_cpu(
         instrument_copies,
         html=email.html, text=email.text,
         copies=[(bytes.fromhex(c.public_id), c.track_opens, c.track_links) for c in copies],
-        indexes={str(url): int(position) for url, position in links}, settings=settings,
+        indexes=indexes, settings=settings,
     )
     bodies: list[tuple[str | None, str | None, str]] = []
     for copy, instrumented_copy in zip(copies, instrumented, strict=True):
