@@ -4,17 +4,28 @@ Opening a connection costs a TCP handshake, the greeting, EHLO, often STARTTLS
 (a TLS handshake and a second EHLO) and AUTH before the first message; a
 per-recipient send of 100 copies would pay that 100 times. The pool keeps up to
 ``size`` connections to one server open and sends the next message on an idle
-one (``SMTP_POOL_SIZE``; 0 turns reuse off).
+one (``SMTP_POOL_SIZE``; 0 turns reuse off: a new connection per message, at
+most ``UNPOOLED_CONNECTIONS`` at once).
+
+``send_many`` hands the pool several messages at once (the copies of a send).
+Messages of every caller wait in one queue, and each connection in use takes
+the next one from it: with ESMTP PIPELINING (plugin.sending.smtp_pipeline) a
+connection then spends one round trip per message, its chain unbroken between
+callers. Servers that do not offer PIPELINING get one command at a time.
 
 A connection is not reused after the server closed it (seen by the event loop),
 after it sat idle longer than ``IDLE_SECONDS`` (servers and NATs drop idle
 sessions), after ``MAX_MESSAGES_PER_CONNECTION`` messages (servers cap them),
 or after any failure other than a clean refusal (4xx/5xx reply: the client
 resets the envelope and the session goes on). One idle for over a second is
-probed with NOOP first (one round trip, only between bursts). A message is
-never retried here: a connection that breaks while sending (including one the
-server closed less than a second after its last use, not yet seen) fails that
-attempt as temporary, and the caller's rules apply (plugin.sending.dispatch).
+probed with NOOP first (one round trip, only between bursts). A message whose
+content went out is never retried here: a connection that breaks while sending
+it (including one the server closed less than a second after its last use, not
+yet seen) fails that attempt as temporary, and the caller's rules apply
+(plugin.sending.dispatch). Only a pipelined message whose content certainly
+never went out (the connection broke before its envelope's replies) is tried
+again, once, on another connection. When no connection can be opened, every
+message waiting in the queue fails with that error at once (temporary).
 
 aiosmtplib clients belong to the loop that opened them, so each event loop (the
 worker's, a test's) has its own pools; ``close_pools`` ends the current loop's.
