@@ -68,6 +68,15 @@ __all__ = ["Envelope", "Outcome", "PipeliningProtocol", "prepare", "send_chain",
 # The refused recipients (delivered to the others), or why the message was not accepted.
 Outcome = dict[str, SMTPResponse] | BaseException
 
+# The private members of aiosmtplib's protocol that PipeliningProtocol uses: should a
+# release rename them, messages go one command at a time instead of failing.
+_KNOWN_PROTOCOL = all(
+    hasattr(SMTPProtocol, name) for name in ("_read_response_from_buffer",
+                                             "_set_response_exception")
+) and {"_buffer", "_response_waiter", "_response_pending", "_command_lock"} <= set(
+    SMTPProtocol.__init__.__code__.co_names
+)
+
 _ACCEPTED = (250, 251)
 _CLOSING = 421
 
@@ -133,7 +142,7 @@ async def use_pipelining(client: SMTP) -> bool:
             await client.helo()
             return False
     protocol = client.protocol
-    if type(protocol) is SMTPProtocol:
+    if type(protocol) is SMTPProtocol and _KNOWN_PROTOCOL:
         # Same layout, one method more: the transport keeps calling the same object.
         protocol.__class__ = PipeliningProtocol
     return isinstance(protocol, PipeliningProtocol) and client.supports_extension("pipelining")
