@@ -20,10 +20,14 @@ from graphql_schema.types.enums import EventSource, TrackingEventKind
 from graphql_schema.types.notification import Notification
 from graphql_schema.types.sent_email import TrackingEvent
 from plugin.live.bus import Message, current_bus
-from plugin.notifications.service import get_notification
+from plugin.notifications.service import get_notifications
 from plugin.tracking.describe import present_event
 
 __all__ = ["Subscription"]
+
+# What each operation shows of its user's channel (the rest never fills its queue).
+_EVENTS = frozenset({"event"})
+_NOTIFICATIONS = frozenset({"notification"})
 
 
 def _tracking_event(payload: Message) -> TrackingEvent:
@@ -61,7 +65,7 @@ class Subscription:
         user = require_user(info)
         wanted = str(email_id).strip() if email_id is not None else None
         # The context manager's exit (in every case: complete, disconnect, error) unsubscribes.
-        async with current_bus().subscribe(user.id) as subscription:
+        async with current_bus().subscribe(user.id, _EVENTS) as subscription:
             while True:
                 message = await subscription.get()
                 if message.get("type") != "event":
@@ -74,12 +78,17 @@ class Subscription:
     @strawberry.subscription(description="A notification each time one is created or updated.")
     async def notifications(self, info: Info) -> AsyncGenerator[Notification, None]:
         user = require_user(info)
-        async with current_bus().subscribe(user.id) as subscription:
+        async with current_bus().subscribe(user.id, _NOTIFICATIONS) as subscription:
             while True:
-                message = await subscription.get()
-                if message.get("type") != "notification":
-                    continue
+                # A bell batch arrives together: read back what is queued in one query.
+                wanted = [
+                    int(message["notificationId"])
+                    for message in await subscription.get_ready()
+                    if message.get("type") == "notification"
+                ]
                 # Read back under the caller's scope: what is sent is always current.
-                notification = await get_notification(user.id, int(message["notificationId"]))
-                if notification is not None:
-                    yield Notification.from_model(notification)
+                found = await get_notifications(user.id, wanted)
+                for notification_id in wanted:
+                    notification = found.get(notification_id)
+                    if notification is not None:
+                        yield Notification.from_model(notification)

@@ -10,12 +10,17 @@ Messages are JSON-compatible dicts with a ``type`` (``event`` or
 ``notification``), identical in both modes. Publishing never raises and never
 blocks on a slow subscriber: live delivery is best-effort, the database is the
 record.
+
+One publish call sends one Redis message per user channel: a user's single
+message as it is, several (a recorded batch's events, a bell batch's
+notifications) as ``{"type": "batch", "messages": [...]}``, which the fan-in
+unpacks in order, so subscribers see exactly the messages of the embedded mode.
+Parsing and delivery cost per Redis message, not per event, on the serve side.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
 from collections.abc import AsyncIterator, Sequence
@@ -23,7 +28,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from plugin.live.hub import DEFAULT_QUEUE_SIZE, Hub, LiveSubscription
-from plugin.live.redis_bus import RedisFanIn, RedisPublisher
+from plugin.live.redis_bus import RedisFanIn, RedisPublisher, encode_messages
 from plugin.settings import Settings
 
 __all__ = [
@@ -75,9 +80,12 @@ class LiveBus:
             await self.fanin.stop()
 
     @asynccontextmanager
-    async def subscribe(self, user_id: int) -> AsyncIterator[LiveSubscription]:
-        """Listen to ``user_id``'s channel until the block exits (cancellation included)."""
-        subscription = self.hub.add(user_id)
+    async def subscribe(
+        self, user_id: int, types: frozenset[str] | None = None
+    ) -> AsyncIterator[LiveSubscription]:
+        """Listen to ``user_id``'s channel (messages of ``types``, default all) until the
+        block exits (cancellation included)."""
+        subscription = self.hub.add(user_id, types)
         try:
             if self.fanin is not None:
                 await self.fanin.watch(user_id)
@@ -136,16 +144,28 @@ async def publish(settings: Settings, items: Sequence[tuple[int, Message]]) -> N
     """Publish ``(user_id, message)`` pairs; call only after the data they describe is committed."""
     if not items:
         return
+    per_user = _by_user(items)
     if settings.redis_url is None:
         bus = _active
         if bus is None:
             log.debug("live: no bus in this process; %d message(s) not delivered", len(items))
             return
-        for user_id, message in items:
-            bus.hub.deliver(user_id, message)
+        for user_id, messages in per_user.items():
+            bus.hub.deliver_many(user_id, messages)
         return
-    encoded = [(channel_name(settings, user_id), json.dumps(message)) for user_id, message in items]
+    encoded = [
+        (channel_name(settings, user_id), encode_messages(messages))
+        for user_id, messages in per_user.items()
+    ]
     try:
         await asyncio.to_thread(_publisher(settings.redis_url).publish_many, encoded)
     except Exception as exc:  # best-effort: the records are committed, the pipeline goes on
-        log.warning("live: publishing %d message(s) failed: %s", len(encoded), exc)
+        log.warning("live: publishing %d message(s) failed: %s", len(items), exc)
+
+
+def _by_user(items: Sequence[tuple[int, Message]]) -> dict[int, list[Message]]:
+    """Each user's messages, in the order they were given."""
+    per_user: dict[int, list[Message]] = {}
+    for user_id, message in items:
+        per_user.setdefault(user_id, []).append(message)
+    return per_user

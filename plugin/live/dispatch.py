@@ -9,7 +9,7 @@ channel; counted HUMAN events are handed to the notification actor; then the
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -61,7 +61,9 @@ async def _stored_rows(events: Sequence[RecordedEvent]) -> dict[str, dict[str, A
     return {str(row["event_id"]): row for row in rows}
 
 
-async def after_events_committed(events: Sequence[RecordedEvent]) -> None:
+async def after_events_committed(
+    events: Sequence[RecordedEvent], stored: Mapping[str, dict[str, Any]] | None = None
+) -> None:
     """Fan out one committed batch. Publishing and hooks never raise; enqueueing may.
 
     An enqueue failure (the queue is down) is raised after everything else was
@@ -72,7 +74,8 @@ async def after_events_committed(events: Sequence[RecordedEvent]) -> None:
         return
     settings = current_runtime().settings
     try:
-        rows = await _stored_rows(events)
+        # The pipeline passes what it stored (by event id); other callers are read back.
+        rows = dict(stored) if stored is not None else await _stored_rows(events)
     except Exception:
         log.exception("live: reading the stored events failed; publishing without them")
         rows = {}

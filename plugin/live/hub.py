@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from plugin.observability.metrics import LIVE_SUBSCRIBERS
@@ -31,22 +32,43 @@ Message = dict[str, Any]
 class LiveSubscription:
     """One local listener of one user's channel."""
 
-    def __init__(self, user_id: int, loop: asyncio.AbstractEventLoop, queue_size: int) -> None:
+    def __init__(
+        self,
+        user_id: int,
+        loop: asyncio.AbstractEventLoop,
+        queue_size: int,
+        types: frozenset[str] | None = None,
+    ) -> None:
         self.user_id = user_id
         self.loop = loop
+        # The message types this listener shows (None: all). The others never take a
+        # place in its queue: a trackingEvents stream is not filled up with bell messages.
+        self.types = types
         self.queue: asyncio.Queue[Message] = asyncio.Queue(maxsize=queue_size)
         self.dropped = 0
 
     def offer(self, message: Message) -> None:
         """Hand over a message from any thread, never blocking."""
+        self.offer_many((message,))
+
+    def offer_many(self, messages: Sequence[Message]) -> None:
+        """Hand over messages in order from any thread (one loop wake-up), never blocking."""
+        if self.types is not None:
+            messages = [m for m in messages if m.get("type") in self.types]
+            if not messages:
+                return
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
         if running is self.loop:
-            self._put(message)
+            self._put_many(messages)
         elif not self.loop.is_closed():
-            self.loop.call_soon_threadsafe(self._put, message)
+            self.loop.call_soon_threadsafe(self._put_many, messages)
+
+    def _put_many(self, messages: Sequence[Message]) -> None:
+        for message in messages:
+            self._put(message)
 
     def _put(self, message: Message) -> None:
         try:
@@ -63,6 +85,13 @@ class LiveSubscription:
     async def get(self) -> Message:
         return await self.queue.get()
 
+    async def get_ready(self) -> list[Message]:
+        """The next message and every one already queued behind it, in order."""
+        messages = [await self.queue.get()]
+        while not self.queue.empty():
+            messages.append(self.queue.get_nowait())
+        return messages
+
 
 class Hub:
     """Subscriptions per user. Thread-safe: delivery may come from worker threads."""
@@ -72,9 +101,11 @@ class Hub:
         self._subscriptions: dict[int, set[LiveSubscription]] = {}
         self._lock = threading.Lock()
 
-    def add(self, user_id: int) -> LiveSubscription:
-        """A new subscription whose queue belongs to the running loop."""
-        subscription = LiveSubscription(user_id, asyncio.get_running_loop(), self.queue_size)
+    def add(self, user_id: int, types: frozenset[str] | None = None) -> LiveSubscription:
+        """A new subscription (of these message types only) whose queue is the running loop's."""
+        subscription = LiveSubscription(
+            user_id, asyncio.get_running_loop(), self.queue_size, types
+        )
         with self._lock:
             self._subscriptions.setdefault(user_id, set()).add(subscription)
         LIVE_SUBSCRIBERS.inc()
@@ -92,10 +123,15 @@ class Hub:
 
     def deliver(self, user_id: int, message: Message) -> int:
         """Offer ``message`` to every listener of ``user_id``; return how many there were."""
+        return self.deliver_many(user_id, (message,))
+
+    def deliver_many(self, user_id: int, messages: Sequence[Message]) -> int:
+        """Offer ``messages`` in order to every listener of ``user_id``; return how many."""
         with self._lock:
             listeners = list(self._subscriptions.get(user_id, ()))
-        for subscription in listeners:
-            subscription.offer(message)
+        if messages:
+            for subscription in listeners:
+                subscription.offer_many(messages)
         return len(listeners)
 
     def users(self) -> list[int]:

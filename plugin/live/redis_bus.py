@@ -9,6 +9,11 @@ down is not replayed (the events themselves are in the database).
 
 ``RedisPublisher`` publishes from any thread or loop (Dramatiq workers, the
 app): a synchronous client with a thread-safe pool, called through a thread.
+
+Payloads: one user's single message is its JSON object; several published
+together travel as one ``{"type": "batch", "messages": [...]}`` (one PUBLISH, one
+parse, one hub hand-over), which ``RedisFanIn`` unpacks in order. A process of an
+earlier version ignores a batch payload (no subscription knows its type).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import redis
 from redis.asyncio import Redis
@@ -25,7 +31,7 @@ from redis.asyncio.client import PubSub
 
 from plugin.live.hub import Hub
 
-__all__ = ["RedisFanIn", "RedisPublisher"]
+__all__ = ["BATCH", "RedisFanIn", "RedisPublisher", "decode_messages", "encode_messages"]
 
 log = logging.getLogger("mailbeacon.live")
 
@@ -34,6 +40,30 @@ _MAX_BACKOFF = 5.0
 # How long a new subscriber waits for Redis to confirm its channel before going on anyway.
 _CONFIRM_TIMEOUT = 5.0
 _REDIS_ERRORS = (redis.RedisError, OSError, asyncio.TimeoutError)
+# The ``type`` of a payload that carries several messages of one user.
+BATCH = "batch"
+
+Message = dict[str, Any]
+
+
+def encode_messages(messages: Sequence[Message]) -> str:
+    """One payload for one user's messages, in order."""
+    if len(messages) == 1:
+        return json.dumps(messages[0])
+    return json.dumps({"type": BATCH, "messages": list(messages)})
+
+
+def decode_messages(data: bytes | str) -> list[Message]:
+    """The messages of one payload (a single message or a batch); ValueError if malformed."""
+    payload = json.loads(data)
+    if not isinstance(payload, dict):
+        raise ValueError("a live payload is a JSON object")
+    if payload.get("type") != BATCH:
+        return [payload]
+    messages = payload.get("messages")
+    if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+        raise ValueError("a batch payload carries a list of objects")
+    return messages
 
 
 class RedisFanIn:
@@ -152,11 +182,11 @@ class RedisFanIn:
     def _dispatch(self, channel: str, data: bytes) -> None:
         try:
             user_id = int(channel[len(self._prefix):])
-            payload = json.loads(data)
+            messages = decode_messages(data)
         except ValueError:
             log.warning("live: ignoring a malformed message on %s", channel)
             return
-        self._hub.deliver(user_id, payload)
+        self._hub.deliver_many(user_id, messages)
 
     async def _close(self) -> None:
         pubsub, client = self._pubsub, self._client

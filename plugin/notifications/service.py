@@ -17,20 +17,17 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tortoise import timezone
-from tortoise.expressions import F, Q
-from tortoise.transactions import in_transaction
+from tortoise.expressions import Q
 
 from plugin.errors import ValidationError
-from plugin.notifications.models import Notification, NotificationKind
-from plugin.observability.metrics import record_notification
-from plugin.preferences.service import get_preferences
-from plugin.sending.models import SentEmail
-from plugin.tracking.models import EventKind, EventSourceField, TrackingEvent
+from plugin.notifications.batch import RungNotification, notify_for_events
+from plugin.notifications.models import Notification
 
 __all__ = [
     "InvalidNotificationMessage",
     "NotificationPage",
     "get_notification",
+    "get_notifications",
     "list_notifications",
     "mark_read",
     "notify_for_event",
@@ -61,69 +58,15 @@ def _parse_event_id(event_id: object) -> uuid.UUID:
         raise InvalidNotificationMessage(f"event id {event_id[:80]!r} is not a UUID") from None
 
 
-async def notify_for_event(event_id: object) -> Notification | None:
+async def notify_for_event(event_id: object) -> RungNotification | None:
     """Ring the sender's bell for one stored event; None when nothing is to be done.
 
-    Idempotent: the event's ``notified`` flag is claimed in the same transaction as
-    the notification is written, so a redelivered message changes nothing.
+    The batch path with one event (same claim, same per-email lock, so both kinds of
+    message can be in flight at once); a malformed id raises instead of being skipped.
     """
     key = _parse_event_id(event_id)
-    event = await TrackingEvent.get_or_none(event_id=key).select_related("link")
-    if event is None or event.notified:
-        return None  # erased since, or already notified
-    if event.source != EventSourceField.HUMAN or event.duplicate:
-        return None  # MACHINE, BOT and SELF events, and repeats, never ring
-    if not (await get_preferences(event.user_id)).notifications_enabled:  # type: ignore[attr-defined]
-        return None
-    clicked = event.kind == EventKind.CLICK
-    kind = NotificationKind.LINK_CLICKED if clicked else NotificationKind.EMAIL_OPENED
-    link_id = event.link_id if clicked else None  # type: ignore[attr-defined]
-    async with in_transaction() as conn:
-        # The claim is the first write: it takes SQLite's write lock at once and, on
-        # PostgreSQL, makes a concurrent redelivery of the same event wait and then see 0.
-        claimed = await TrackingEvent.filter(id=event.id, notified=False).using_db(conn).update(
-            notified=True
-        )
-        if not claimed:
-            return None
-        # Serialise notifications of one email so two events cannot both create one.
-        await SentEmail.filter(id=event.email_id).using_db(conn).select_for_update().first()  # type: ignore[attr-defined]
-        now = timezone.now()
-        existing = (
-            await Notification.filter(
-                user_id=event.user_id,  # type: ignore[attr-defined]
-                email_id=event.email_id,  # type: ignore[attr-defined]
-                kind=kind,
-                link_id=link_id,
-                recipient=event.recipient,
-                read_at__isnull=True,
-            )
-            .using_db(conn)
-            .order_by("-id")
-            .first()
-        )
-        if existing is not None:
-            await Notification.filter(id=existing.id).using_db(conn).update(
-                count=F("count") + 1, updated_at=now
-            )
-            notification_id = existing.id
-            coalesced = True
-        else:
-            created = await Notification.create(
-                user_id=event.user_id,  # type: ignore[attr-defined]
-                email_id=event.email_id,  # type: ignore[attr-defined]
-                link_id=link_id,
-                kind=kind,
-                url=event.link.url if clicked and event.link else None,
-                recipient=event.recipient,
-                count=1,
-                updated_at=now,
-                using_db=conn,
-            )
-            notification_id = created.id
-            coalesced = False
-    record_notification(coalesced=coalesced)
-    return await Notification.get(id=notification_id)
+    rung = await notify_for_events([str(key)])
+    return rung[0] if rung else None
 
 
 async def get_notification(owner_id: int, notification_id: int) -> Notification | None:
@@ -131,6 +74,15 @@ async def get_notification(owner_id: int, notification_id: int) -> Notification 
     return await Notification.get_or_none(id=notification_id, user_id=owner_id).select_related(
         "email"
     )
+
+
+async def get_notifications(owner_id: int, ids: Iterable[int]) -> dict[int, Notification]:
+    """The owner's notifications among ``ids`` with their email, by id (one query)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = await Notification.filter(id__in=wanted, user_id=owner_id).select_related("email")
+    return {row.id: row for row in rows}
 
 
 async def list_notifications(

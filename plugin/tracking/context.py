@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - the SQL formats in only this module's table/column names and placeholders.
 """What storage knows around a batch of hits: copies, links, the sender's own clients,
 and the same clients' other hits on the same copies (the classification context).
 
@@ -16,10 +17,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.connection import get_connection
 
 from plugin.accounts.models import ApiToken
 from plugin.runtime import Runtime
-from plugin.sending.models import EmailCopy, TrackedLink
 from plugin.tracking.classify import (
     ClassificationContext,
     ClassifierSettings,
@@ -28,8 +29,8 @@ from plugin.tracking.classify import (
     PriorHit,
 )
 from plugin.tracking.hits import EdgeHit
-from plugin.tracking.models import TrackingEvent
 from plugin.tracking.self_clients import self_clients_of
+from plugin.tracking.sql import Query, as_bool, as_datetime
 from plugin.tracking.store import PENDING_RULE, EventRow
 
 __all__ = [
@@ -68,57 +69,72 @@ class CopyInfo:
     recipients: tuple[str, ...]  # whom the copy went to (for the consent gate)
 
 
-async def load_copies(public_ids: Iterable[str]) -> dict[str, CopyInfo]:
-    """The copies named by these public ids (unknown ids are simply absent)."""
-    wanted = list(set(public_ids))
+_COPIES_SQL = (
+    "SELECT c.id, c.public_id, c.email_id, c.recipient, c.accepted_at, c.envelope_to, "
+    "e.user_id, e.to_addresses, e.cc_addresses, e.bcc_addresses "
+    "FROM mb_email_copy c JOIN mb_sent_email e ON e.id = c.email_id "
+    "WHERE {among} AND c.tracking_stopped_at IS NULL"
+)
+
+
+def _default_conn() -> BaseDBAsyncClient:
+    return get_connection("default")
+
+
+async def load_copies(
+    public_ids: Iterable[str], conn: BaseDBAsyncClient | None = None
+) -> dict[str, CopyInfo]:
+    """The copies named by these public ids (unknown ids are simply absent).
+
+    A copy whose tracking a recipient stopped (its message-level consent link) is as
+    good as unknown: its hits are dropped.
+    """
+    wanted = sorted(set(public_ids))
     if not wanted:
         return {}
-    # Plain values, not model instances: a batch names hundreds of copies.
-    # A copy whose tracking a recipient stopped (its message-level consent link) is as
-    # good as unknown: its hits are dropped.
-    rows = await EmailCopy.filter(public_id__in=wanted, tracking_stopped_at=None).values(
-        "id",
-        "public_id",
-        "email_id",
-        "recipient",
-        "accepted_at",
-        "envelope_to",
-        "email__user_id",
-        "email__to_addresses",
-        "email__cc_addresses",
-        "email__bcc_addresses",
-    )
+    conn = conn or _default_conn()
+    query = Query(conn)
+    sql = _COPIES_SQL.format(among=query.among("c.public_id", wanted, "text"))
     result = {}
-    for row in rows:
+    for row in await conn.execute_query_dict(sql, query.params):
         if row["recipient"]:
             recipients: tuple[str, ...] = (row["recipient"],)
         else:
             listed = _json_list(row["envelope_to"]) or [
-                *_json_list(row["email__to_addresses"]),
-                *_json_list(row["email__cc_addresses"]),
-                *_json_list(row["email__bcc_addresses"]),
+                *_json_list(row["to_addresses"]),
+                *_json_list(row["cc_addresses"]),
+                *_json_list(row["bcc_addresses"]),
             ]
             recipients = tuple(str(address) for address in listed)
         result[row["public_id"]] = CopyInfo(
-            id=row["id"],
+            id=int(row["id"]),
             public_id=row["public_id"],
-            email_id=row["email_id"],
-            user_id=row["email__user_id"],
+            email_id=int(row["email_id"]),
+            user_id=int(row["user_id"]),
             recipient=row["recipient"],
-            accepted_at=row["accepted_at"],
+            accepted_at=as_datetime(row["accepted_at"]),
             recipients=recipients,
         )
     return result
 
 
-async def load_links(email_ids: Iterable[int]) -> dict[tuple[int, int], tuple[int, str]]:
-    ids = list(set(email_ids))
+async def load_links(
+    email_ids: Iterable[int], conn: BaseDBAsyncClient | None = None
+) -> dict[tuple[int, int], tuple[int, str]]:
+    ids = sorted(set(email_ids))
     if not ids:
         return {}
-    rows = await TrackedLink.filter(email_id__in=ids).values_list(
-        "id", "email_id", "position", "url"
+    conn = conn or _default_conn()
+    query = Query(conn)
+    sql = (
+        "SELECT id, email_id, position, url FROM mb_tracked_link "
+        f"WHERE {query.among('email_id', ids, 'int')}"
     )
-    return {(email_id, position): (link_id, url) for link_id, email_id, position, url in rows}
+    rows = await conn.execute_query_dict(sql, query.params)
+    return {
+        (int(row["email_id"]), int(row["position"])): (int(row["id"]), str(row["url"]))
+        for row in rows
+    }
 
 
 async def self_event_ids(
@@ -244,41 +260,12 @@ async def load_priors(
     earliest = datetime.fromtimestamp(min(t for *_, t in wanted), UTC) - before
     latest = datetime.fromtimestamp(max(t for *_, t in wanted), UTC) + after
     positions = {link_id: position for (_, position), (link_id, _) in links.items()}
-    base = TrackingEvent.filter(
-        copy_id__in=list({k[0] for k in keys}),
-        client_hash__in=list({k[1] for k in keys}),
-        occurred_at__gte=earliest,
-        occurred_at__lte=latest,
-    )
     # Only two kinds of stored hits matter to the rules: counted human hits (duplicates)
     # and clicks (bursts, honeypot). Uncounted opens, the bulk of any flood, are not read;
     # a flood of clicks is read up to a bound (the latest ones, which the rules need).
-    columns = (
-        "event_id",
-        "copy_id",
-        "client_hash",
-        "user_agent",
-        "kind",
-        "occurred_at",
-        "link_id",
-        "honeypot",
-        "source",
-        "duplicate",
-        "rule",
-    )
-    if conn is not None:  # the caller's transaction (it holds the copies' locks)
-        base = base.using_db(conn)
-    counted = (
-        await base.filter(source="HUMAN", duplicate=False)
-        .exclude(rule=PENDING_RULE)
-        .values_list(*columns)
-    )
-    clicks = (
-        await base.filter(kind="CLICK")
-        .order_by("-occurred_at", "-id")
-        .limit(_MAX_PRIOR_CLICKS)
-        .values_list(*columns)
-    )
+    conn = conn or _default_conn()  # the caller's transaction (it holds the copies' locks)
+    counted = await _prior_rows(conn, keys, earliest, latest, counted=True)
+    clicks = await _prior_rows(conn, keys, earliest, latest, counted=False)
     rows = sorted({row[0]: row for row in [*counted, *clicks]}.values(), key=lambda row: row[5])
     for event_id, copy_id, chash, ua, kind, when, link_id, honeypot, source, dup, rule in rows:
         key = (copy_id, chash, ua)
@@ -298,6 +285,58 @@ async def load_priors(
             ),
         )
     return index
+
+
+_PRIOR_COLUMNS = (
+    "event_id, copy_id, client_hash, user_agent, kind, occurred_at, link_id, honeypot, "
+    "source, duplicate, rule"
+)
+
+
+async def _prior_rows(
+    conn: BaseDBAsyncClient,
+    keys: set[ClientKey],
+    earliest: datetime,
+    latest: datetime,
+    *,
+    counted: bool,
+) -> list[tuple[Any, ...]]:
+    """Stored hits of these clients on these copies in the window: the counted ones, or
+    the latest clicks (at most ``_MAX_PRIOR_CLICKS``)."""
+    query = Query(conn)
+    where = [
+        query.among("copy_id", sorted({key[0] for key in keys}), "int"),
+        query.among("client_hash", sorted({key[1] for key in keys}), "text"),
+        f"occurred_at >= {query.value(earliest)}",
+        f"occurred_at <= {query.value(latest)}",
+    ]
+    if counted:
+        where.append(
+            f"source = 'HUMAN' AND duplicate = {query.value(False)} "
+            f"AND rule <> {query.value(PENDING_RULE)}"
+        )
+        tail = ""
+    else:
+        where.append("kind = 'CLICK'")
+        tail = f" ORDER BY occurred_at DESC, id DESC LIMIT {_MAX_PRIOR_CLICKS}"
+    sql = f"SELECT {_PRIOR_COLUMNS} FROM mb_tracking_event WHERE {' AND '.join(where)}{tail}"
+    rows = await conn.execute_query_dict(sql, query.params)
+    return [
+        (
+            row["event_id"],
+            int(row["copy_id"]),
+            row["client_hash"],
+            row["user_agent"],
+            row["kind"],
+            as_datetime(row["occurred_at"]),
+            row["link_id"],
+            as_bool(row["honeypot"]),
+            row["source"],
+            as_bool(row["duplicate"]),
+            row["rule"],
+        )
+        for row in rows
+    ]
 
 
 def _hex(event_id: object) -> str:

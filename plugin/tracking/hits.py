@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import ipaddress
 import os
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,14 +30,38 @@ __all__ = [
     "client_hash",
     "client_prefix",
     "credential_hash",
+    "dashed_uuid",
     "new_event_id",
     "self_digest",
+    "uuid_hex",
 ]
 
 MAX_USER_AGENT = 512
 WIRE_VERSION = 1
 _KINDS = {"O": HitKind.OPEN, "C": HitKind.CLICK}
 _KIND_CODES = {kind: code for code, kind in _KINDS.items()}
+_UUID_HEX = re.compile(r"[0-9a-f]{32}")
+
+
+def uuid_hex(value: object) -> str:
+    """A UUID as 32 lowercase hex digits; ValueError if it is none.
+
+    The pipeline converts thousands of ids a batch: the edge's own form (already hex)
+    is checked with one match instead of building a ``uuid.UUID``.
+    """
+    if isinstance(value, uuid.UUID) or not isinstance(value, str):
+        hex_id = getattr(value, "hex", None)  # uuid.UUID, or asyncpg's own UUID type
+        if isinstance(hex_id, str):
+            return hex_id
+    text = str(value)
+    if _UUID_HEX.fullmatch(text):
+        return text
+    return uuid.UUID(text).hex
+
+
+def dashed_uuid(hex_id: str) -> str:
+    """32 hex digits (as ``uuid_hex`` returns) in the 8-4-4-4-12 form UUID columns hold."""
+    return f"{hex_id[:8]}-{hex_id[8:12]}-{hex_id[12:16]}-{hex_id[16:20]}-{hex_id[20:]}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,9 +109,10 @@ class EdgeHit:
 
     @classmethod
     def _parse(cls, data: Any) -> EdgeHit | None:
-        if not isinstance(data, Mapping) or data.get("v") != WIRE_VERSION:
+        # dict first: an ABC check costs more than the rest of a hit's parsing.
+        if not isinstance(data, dict | Mapping) or data.get("v") != WIRE_VERSION:
             return None
-        event_id = uuid.UUID(str(data["id"])).hex
+        event_id = uuid_hex(data["id"])
         copy_id = str(data["c"])
         if len(copy_id) != 24 or bytes.fromhex(copy_id).hex() != copy_id:
             return None
@@ -123,8 +149,16 @@ def _client_key(secret: str) -> bytes:
     return hmac.digest(secret.encode("utf-8"), b"mailbeacon/client-hash/v1", "sha256")
 
 
+# A dotted quad in canonical form (no leading zeros) is already normalized: the common
+# case, and every hit of a crowd is a new address, so no cache helps it.
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_CANONICAL_V4 = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}")
+
+
 @functools.lru_cache(maxsize=65536)  # a backlog repeats its clients: parse each once
 def _normalized(address: str) -> str:
+    if _CANONICAL_V4.fullmatch(address):
+        return address
     try:
         parsed = ipaddress.ip_address(address.strip())
     except ValueError:
@@ -152,6 +186,8 @@ def _client_hash(secret: str, address: str) -> str:
 @functools.lru_cache(maxsize=65536)
 def client_prefix(address: str) -> str:
     """The client's network, truncated: /24 for IPv4, /48 for IPv6 ("" if unparsable)."""
+    if _CANONICAL_V4.fullmatch(address):
+        return address[: address.rindex(".")] + ".0/24"
     try:
         parsed = ipaddress.ip_address(_normalized(address))
     except ValueError:

@@ -14,7 +14,6 @@ notification ever shows a click that later turns out to be a scanner's
 from __future__ import annotations
 
 import logging
-import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -37,7 +36,7 @@ from plugin.tracking.context import (
     load_priors,
     self_event_ids,
 )
-from plugin.tracking.hits import EdgeHit, client_hash, client_prefix
+from plugin.tracking.hits import EdgeHit, client_hash, client_prefix, dashed_uuid, uuid_hex
 from plugin.tracking.models import TrackingEvent
 from plugin.tracking.store import (
     PENDING_RULE,
@@ -93,7 +92,7 @@ async def _admissible(hits: list[EdgeHit], copies: Mapping[str, CopyInfo]) -> li
 
 def recorded_event(row: EventRow) -> RecordedEvent:
     return RecordedEvent(
-        event_id=str(uuid.UUID(row.event_id)),
+        event_id=dashed_uuid(row.event_id),
         user_id=row.user_id,
         email_id=row.email_id,
         kind=row.kind,
@@ -133,6 +132,8 @@ async def ingest_hits(raw_hits: Sequence[Any]) -> list[RecordedEvent]:
             for hit in sorted(hits, key=lambda h: (h.occurred_at, h.event_id))
         ]
         inserted = await insert_events(conn, rows)
+        for row in rows:
+            row.row_id = inserted.get(row.event_id)
         await bump_aggregates(
             conn, [row for row in rows if row.event_id in inserted and row.counts]
         )
@@ -147,9 +148,25 @@ async def ingest_hits(raw_hits: Sequence[Any]) -> list[RecordedEvent]:
         await enqueue_async(FINALISE_ACTOR, held_ids, delay_ms=delay)
     # A redelivered batch fans out again (with the stored verdicts): the live engineer's
     # dispatch may have failed the first time, and its consumers are idempotent per event.
-    recorded = [recorded_event(row) for row in rows if row.rule != PENDING_RULE]
-    await after_commit(recorded)
+    decided = [row for row in rows if row.rule != PENDING_RULE]
+    recorded = [recorded_event(row) for row in decided]
+    await after_commit(recorded, _stored_facts(decided))
     return recorded
+
+
+def _stored_facts(rows: Iterable[EventRow]) -> dict[str, dict[str, Any]]:
+    """What the live messages show of each stored row, known here without reading it back."""
+    return {
+        dashed_uuid(row.event_id): {
+            "id": row.row_id,
+            "occurred_at": row.occurred_at,
+            "duplicate": row.duplicate,
+            "rule": row.rule,
+            "user_agent": row.user_agent,
+        }
+        for row in rows
+        if row.row_id is not None
+    }
 
 
 def _classified(
@@ -214,23 +231,28 @@ def _count_recorded(rows: Iterable[EventRow]) -> None:
 
 async def _take_stored_verdicts(rows: list[EventRow]) -> None:
     """Rows stored by an earlier delivery keep the verdict stored then, not today's."""
-    wanted = [str(uuid.UUID(row.event_id)) for row in rows]
+    wanted = [dashed_uuid(row.event_id) for row in rows]
     stored = await TrackingEvent.filter(event_id__in=wanted).values(
-        "event_id", "source", "rule", "duplicate"
+        "id", "event_id", "source", "rule", "duplicate"
     )
-    by_id = {uuid.UUID(str(s["event_id"])).hex: s for s in stored}
+    by_id = {uuid_hex(s["event_id"]): s for s in stored}
     for row in rows:
         found = by_id.get(row.event_id)
         if found is None:  # cannot happen (the insert conflicted), but never report a guess
             row.rule = PENDING_RULE
             continue
+        row.row_id = int(found["id"])
         row.source = str(getattr(found["source"], "value", found["source"]))
         row.rule = str(found["rule"])
         row.duplicate = bool(found["duplicate"])
 
 
-async def after_commit(recorded: list[RecordedEvent]) -> None:
+async def after_commit(
+    recorded: list[RecordedEvent], stored: Mapping[str, dict[str, Any]] | None = None
+) -> None:
+    """Fan the committed events out; ``stored`` (by dashed event id) spares the dispatcher
+    reading the rows back."""
     if recorded:
         from plugin.live.dispatch import after_events_committed
 
-        await after_events_committed(recorded)
+        await after_events_committed(recorded, stored)

@@ -9,7 +9,6 @@ event and the figures it moves are committed together or not at all.
 # ruff: noqa: S608 - SQL here formats in only this module's table/column names and placeholders.
 from __future__ import annotations
 
-import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -17,6 +16,8 @@ from datetime import datetime
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+
+from plugin.tracking.hits import dashed_uuid, uuid_hex
 
 __all__ = [
     "PENDING_RULE",
@@ -75,6 +76,7 @@ class EventRow:
     client_hash: str
     client_prefix: str
     url: str | None = None
+    row_id: int | None = None  # the stored row's id, once inserted (or found stored)
 
     @property
     def counts(self) -> bool:
@@ -83,7 +85,7 @@ class EventRow:
 
     def values(self) -> list[Any]:
         return [
-            str(uuid.UUID(self.event_id)),
+            dashed_uuid(self.event_id),
             self.user_id,
             self.email_id,
             self.copy_id,
@@ -124,26 +126,45 @@ async def lock_copies(conn: BaseDBAsyncClient, copy_ids: Iterable[int]) -> None:
     )
 
 
-async def insert_events(conn: BaseDBAsyncClient, rows: Sequence[EventRow]) -> set[str]:
-    """Insert the rows whose event id is new; return the ids (hex) actually inserted."""
-    mark = _placeholder(conn)
-    inserted: set[str] = set()
+# PostgreSQL types of ``_COLUMNS``, for inserting a whole batch as one array per column.
+_PG_TYPES = (
+    "uuid", "int", "int", "int", "int", "text", "text", "text", "bool", "bool", "text",
+    "timestamptz", "text", "text", "text", "text", "bool",
+)  # fmt: skip
+_PG_INSERT = (
+    f"INSERT INTO mb_tracking_event ({','.join(_COLUMNS)}) "
+    f"SELECT * FROM unnest({','.join(f'${i + 1}::{t}[]' for i, t in enumerate(_PG_TYPES))}) "
+    "ON CONFLICT (event_id) DO NOTHING RETURNING id, event_id"
+)
+
+
+async def insert_events(conn: BaseDBAsyncClient, rows: Sequence[EventRow]) -> dict[str, int]:
+    """Insert the rows whose event id is new; return the event ids (hex) actually inserted,
+    each with its row id."""
+    if not rows:
+        return {}
+    if conn.capabilities.dialect == "postgres":
+        # One statement text whatever the batch size (prepared once per connection), one
+        # array per column: no per-row placeholders to build or parse.
+        columns = [list(column) for column in zip(*(row.values() for row in rows), strict=True)]
+        result = await conn.execute_query_dict(_PG_INSERT, columns)
+        return {uuid_hex(record["event_id"]): int(record["id"]) for record in result}
+    inserted: dict[str, int] = {}
     width = len(_COLUMNS)
     for start in range(0, len(rows), _ROWS_PER_STATEMENT):
         chunk = rows[start : start + _ROWS_PER_STATEMENT]
-        groups = []
         values: list[Any] = []
-        for index, row in enumerate(chunk):
-            base = index * width
-            groups.append("(" + ",".join(f"{mark}{base + j + 1}" for j in range(width)) + ")")
+        for row in chunk:
             values.extend(row.values())
+        group = "(" + ",".join("?" * width) + ")"
         # Only our own column names and placeholders are formatted in; values are bound.
         sql = (
-            f"INSERT INTO mb_tracking_event ({','.join(_COLUMNS)}) VALUES {','.join(groups)} "
-            "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+            f"INSERT INTO mb_tracking_event ({','.join(_COLUMNS)}) "
+            f"VALUES {','.join([group] * len(chunk))} "
+            "ON CONFLICT (event_id) DO NOTHING RETURNING id, event_id"
         )
         result = await conn.execute_query_dict(sql, values)
-        inserted.update(uuid.UUID(str(record["event_id"])).hex for record in result)
+        inserted.update((uuid_hex(r["event_id"]), int(r["id"])) for r in result)
     return inserted
 
 

@@ -115,6 +115,25 @@ async def test_the_bell_subscription_sees_creation_and_coalesced_updates(
         assert await client.silent_for(0.3)
 
 
+async def test_a_bell_batch_reaches_the_subscription_as_one_message_per_notification(
+    server: str, make_user: UserFactory
+) -> None:
+    sender = await make_user()
+    emails = [await make_email(sender.id) for _ in range(3)]
+    async with await GraphQLWS.connect(server, sender.token) as client:
+        await client.subscribe(BELL)
+        await wait_for_subscribers(sender.id)
+        await after_events_committed([await store_event(email) for email in emails])
+        got = [(await client.next_data())["notifications"] for _ in emails]
+        assert [n["email"]["id"] for n in got] == [str(email.id) for email in emails]
+        assert [n["count"] for n in got] == [1, 1, 1]
+        await after_events_committed([await store_event(emails[1]), await store_event(emails[1])])
+        again = (await client.next_data())["notifications"]
+        assert (again["id"], again["count"]) == (got[1]["id"], 3)
+        await drain_notifications()
+        assert await client.silent_for(0.3)
+
+
 async def test_completing_or_dropping_a_subscription_releases_it(
     server: str, make_user: UserFactory
 ) -> None:

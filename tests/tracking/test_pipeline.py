@@ -9,6 +9,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -178,3 +179,45 @@ async def test_no_raw_client_address_stays_on_disk_once_recorded(
         return not _files_holding(settings.data_dir, address)
 
     await wait_until(forgotten, timeout=5)  # the promise: within 5 s of being recorded
+
+
+async def test_live_messages_carry_the_stored_rows_without_reading_them_back(
+    make_user: UserFactory, settings: Any, monkeypatch: Any
+) -> None:
+    """The pipeline hands the dispatcher what it stored (row id, time, verdict, user agent):
+    first delivery and redelivery alike show exactly what the database holds."""
+    import plugin.live.dispatch as dispatch
+
+    published: list[dict[str, Any]] = []
+
+    async def capture(_settings: Any, items: Sequence[tuple[int, dict[str, Any]]]) -> None:
+        published.extend(message["event"] for _user, message in items)
+
+    async def no_read_back(_events: Any) -> dict[str, Any]:
+        raise AssertionError("the pipeline's events were read back")
+
+    monkeypatch.setattr(dispatch, "publish", capture)
+    monkeypatch.setattr(dispatch, "_stored_rows", no_read_back)
+    user = await make_user()
+    mail = await make_tracked_mail(settings, user.id)
+    now = time.time()
+    hits = [wire_hit(mail, at=now + n / 10, ip=f"198.51.100.{n % 3}") for n in range(9)]
+    for delivery in range(2):  # the second time, as a batch recorded but not acknowledged
+        published.clear()
+        await ingest_hits(hits)
+        stored = {
+            str(row["id"]): row
+            for row in await TrackingEvent.filter(email_id=mail.email.id).values(
+                "id", "occurred_at", "duplicate", "rule", "user_agent", "source"
+            )
+        }
+        assert len(stored) == 9, delivery
+        assert sorted(event["id"] for event in published) == sorted(stored)
+        for event in published:
+            row = stored[event["id"]]
+            assert event["duplicate"] == row["duplicate"]
+            assert event["rule"] == row["rule"]
+            assert event["userAgent"] == row["user_agent"]
+            assert event["source"] == str(getattr(row["source"], "value", row["source"]))
+            assert datetime.fromisoformat(event["occurredAt"]) == row["occurred_at"]
+        assert sum(not event["duplicate"] for event in published) == 3  # three clients

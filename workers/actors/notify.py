@@ -1,4 +1,4 @@
-"""Ring the bell for one counted HUMAN event, then tell the owner's live subscribers."""
+"""Ring the bell for counted HUMAN events, then tell the owners' live subscribers."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import logging
 
 import dramatiq
 
-from plugin.live.publishing import publish_notification
+from plugin.live.publishing import publish_notification, publish_notifications
 from plugin.notifications.batch import notify_for_events
 from plugin.notifications.service import InvalidNotificationMessage, notify_for_event
 from plugin.runtime import current_runtime
@@ -51,6 +51,7 @@ async def notify_tracking_events(event_ids: list[str]) -> None:
     if not isinstance(event_ids, list):
         log.error("dead-lettering a poisoned notification message: %.80r", event_ids)
         raise InvalidNotificationMessage("a batch of event ids must be a list")
-    settings = current_runtime().settings
-    for notification in await notify_for_events(event_ids):
-        await publish_notification(settings, notification)
+    rung = await notify_for_events(event_ids)
+    if rung:
+        # After commit, in one publish: one live message per owner for the whole batch.
+        await publish_notifications(current_runtime().settings, rung)
