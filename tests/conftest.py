@@ -102,6 +102,16 @@ class SmtpRecorder:
         self.replies: list[str] = []  # answers to the next DATA commands, e.g. "451 4.3.0 later"
         self.refuse: dict[str, str] = {}  # recipient -> RCPT answer, e.g. "550 5.1.1 no such user"
         self.port = 0
+        # Advertise ESMTP PIPELINING to sessions opened from now on (aiosmtpd handles
+        # pipelined commands; it just does not say so).
+        self.pipelining = False
+
+    async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str,
+                          responses: list[str]) -> list[str]:
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(len(responses) - 1, "250-PIPELINING")
+        return responses
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
                           rcpt_options: list[str]) -> str:

@@ -15,6 +15,7 @@ dropped connections, timeouts: try again later) or ``PermanentDeliveryError``
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tempfile
@@ -27,6 +28,7 @@ from urllib.parse import unquote, urlsplit
 import aiosmtplib
 
 from plugin.private_files import private_dir
+from plugin.sending.smtp_pipeline import Outcome
 from plugin.sending.smtp_pool import pool_for
 from plugin.settings import Settings
 
@@ -36,8 +38,11 @@ __all__ = [
     "PermanentDeliveryError",
     "TemporaryDeliveryError",
     "deliver",
+    "deliver_many",
     "outbox_dir",
 ]
+
+log = logging.getLogger(__name__)
 
 SMTP_TIMEOUT_SECONDS = 60.0
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._@-]")
@@ -135,25 +140,57 @@ def _reason(code: int | None, message: str) -> str:
     return f"{code} {message}".strip() if code else message
 
 
+async def deliver_many(
+    messages: Sequence[tuple[EmailMessage, Sequence[str]]], *, sender: str, settings: Settings,
+    through: tuple[str, dict[str, object]] | None = None,
+) -> list[DeliveryResult | DeliveryError]:
+    """``deliver`` for several messages of one sender (each with its recipients), sent
+    together over the pool's connections; for each, in order, its result or its error."""
+    if through is None and settings.smtp_url is None:
+        for message, recipients in messages:
+            _write_outbox(message, sender, recipients, outbox_dir(settings))
+        return [DeliveryResult(refused={}) for _ in messages]
+    if through is None:
+        assert settings.smtp_url is not None
+        through = (settings.smtp_url, _connection(settings.smtp_url))
+    key, options = through
+    pool = pool_for(key, options, settings.smtp_pool_size)
+    outcomes = await pool.send_many([(m, sender, recipients) for m, recipients in messages])
+    return [_result(outcome) for outcome in outcomes]
+
+
 async def _send_smtp(
     message: EmailMessage, sender: str, recipients: Sequence[str], settings: Settings,
     server: tuple[str, dict[str, object]],
 ) -> DeliveryResult:
     key, options = server
     pool = pool_for(key, options, settings.smtp_pool_size)
-    try:
-        refused = await pool.send(message, sender, recipients)
-    except aiosmtplib.SMTPRecipientsRefused as error:
+    (outcome,) = await pool.send_many([(message, sender, recipients)])
+    result = _result(outcome)
+    if isinstance(result, DeliveryError):
+        raise result
+    return result
+
+
+def _result(outcome: Outcome) -> DeliveryResult | DeliveryError:
+    """What the pool said about one message, as a result or a classified error."""
+    if not isinstance(outcome, BaseException):
+        return DeliveryResult(
+            refused={addr: _reason(resp.code, resp.message) for addr, resp in outcome.items()}
+        )
+    error = outcome
+    if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
         reasons = [_reason(r.code, f"{r.recipient}: {r.message}") for r in error.recipients]
         permanent = all(500 <= r.code < 600 for r in error.recipients)
         cls = PermanentDeliveryError if permanent else TemporaryDeliveryError
-        raise cls("; ".join(reasons) or "every recipient was refused") from None
-    except aiosmtplib.SMTPResponseException as error:
+        return cls("; ".join(reasons) or "every recipient was refused")
+    if isinstance(error, aiosmtplib.SMTPResponseException):
         cls = PermanentDeliveryError if 500 <= error.code < 600 else TemporaryDeliveryError
-        raise cls(_reason(error.code, error.message)) from None
-    except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
+        return cls(_reason(error.code, error.message))
+    if isinstance(error, aiosmtplib.SMTPException | OSError | TimeoutError):
         # Connection refused or dropped, TLS failures, timeouts: the server may be back later.
-        raise TemporaryDeliveryError(f"{type(error).__name__}: {error}") from None
-    return DeliveryResult(
-        refused={addr: _reason(resp.code, resp.message) for addr, resp in refused.items()}
-    )
+        return TemporaryDeliveryError(f"{type(error).__name__}: {error}")
+    # Anything else (an address unfit for a command line: ValueError) is our fault, as when
+    # the send itself raises it (plugin.sending.dispatch): the copy fails, with the cause.
+    log.error("sending failed unexpectedly: %s", type(error).__name__, exc_info=error)
+    return PermanentDeliveryError(f"internal error: {type(error).__name__}")

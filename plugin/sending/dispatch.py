@@ -21,13 +21,13 @@ failures (5xx) end it FAILED at once.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-
-from tortoise.expressions import F
 
 from consent.footer import append_stop_tracking_footer
 from plugin.cpu import run_cpu
@@ -35,17 +35,22 @@ from plugin.hooks import registry
 from plugin.jobs import enqueue_async
 from plugin.observability.logs import redact_addresses
 from plugin.observability.metrics import record_copy_sent
-from plugin.sending.compose import instrument_copy
-from plugin.sending.delivery import PermanentDeliveryError, TemporaryDeliveryError
-from plugin.sending.mime import build_message
+from plugin.sending.compose import instrument_copies, instrument_copy
+from plugin.sending.delivery import (
+    DeliveryResult,
+    PermanentDeliveryError,
+    TemporaryDeliveryError,
+)
+from plugin.sending.mime import build_message, build_messages
 from plugin.sending.models import EmailCopy, EmailStatus, SentEmail, TrackedLink
 from plugin.sending.service import SEND_ACTOR
-from plugin.sending.transport import file_sent_copy, route_for, send_through
+from plugin.sending.transport import file_sent_copy, route_for, send_many_through
 from plugin.settings import Settings
 
 __all__ = [
     "CLAIM_LEASE",
     "INTERRUPTED",
+    "deliver_copies",
     "deliver_copy",
     "finish_copy",
     "refresh_email_status",
@@ -54,6 +59,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+BUILD_CHUNK = 5  # copies built per trip to the CPU pool (see _deliver_claimed)
 CLAIM_LEASE = timedelta(minutes=15)  # longer than any SMTP conversation (timeouts are 60 s)
 INTERRUPTED = (
     "delivery was interrupted; the message may or may not have reached the mail server "
@@ -70,50 +76,139 @@ async def deliver_copy(copy_id: int, settings: Settings) -> EmailStatus | None:
 
     QUEUED: a temporary failure, its next attempt is enqueued; None: nothing to do.
     """
-    claimed = await EmailCopy.filter(id=copy_id, status=EmailStatus.QUEUED).update(
-        status=EmailStatus.SENDING, attempts=F("attempts") + 1, claimed_at=_now()
+    return (await deliver_copies([copy_id], settings)).get(copy_id)
+
+
+async def deliver_copies(
+    copy_ids: Sequence[int], settings: Settings
+) -> dict[int, EmailStatus | None]:
+    """``deliver_copy`` for several copies (of one send, as the send job batches them),
+    with the work they share done once: one claim, one read of the email, its route and
+    links, a trip to the CPU pool per ``BUILD_CHUNK`` copies, the messages sent together
+    over the SMTP pool's connections, the plainly accepted ones recorded in one UPDATE."""
+    claimed = set(await _claim(copy_ids))
+    statuses: dict[int, EmailStatus | None] = {}
+    mine: dict[int, list[EmailCopy]] = {}
+    for copy in await EmailCopy.filter(id__in=list(copy_ids)).order_by("id"):
+        if copy.id in claimed:
+            mine.setdefault(copy.email_id, []).append(copy)  # type: ignore[attr-defined]
+        else:
+            statuses[copy.id] = await _not_claimed(copy)
+    for email_id, copies in mine.items():
+        statuses.update(await _deliver_claimed(email_id, copies, settings))
+    return statuses
+
+
+async def _claim(copy_ids: Sequence[int]) -> list[int]:
+    """QUEUED -> SENDING (attempts + 1) in one statement; the ids this call claimed.
+
+    RETURNING (SQLite >= 3.35, PostgreSQL) names exactly the rows this UPDATE changed,
+    so two jobs holding the same copy never both think they claimed it.
+    """
+    if not copy_ids:
+        return []
+    db = EmailCopy._meta.db
+    claimed_at = EmailCopy._meta.fields_map["claimed_at"].to_db_value(_now(), EmailCopy)
+    values: list[object] = [EmailStatus.SENDING.value, claimed_at, EmailStatus.QUEUED.value,
+                            *copy_ids]
+    if db.capabilities.dialect == "postgres":
+        marks = [f"${i}" for i in range(1, len(values) + 1)]
+    else:
+        marks = ["?"] * len(values)
+    table = EmailCopy._meta.db_table
+    # Only our table's name and placeholders go into the text.
+    sql = (
+        f'UPDATE "{table}" SET "status"={marks[0]}, "attempts"="attempts"+1, '  # noqa: S608
+        f'"claimed_at"={marks[1]} WHERE "status"={marks[2]} '
+        f'AND "id" IN ({", ".join(marks[3:])}) RETURNING "id"'
     )
-    copy = await EmailCopy.get_or_none(id=copy_id)
-    if copy is None:
-        return None  # the email was deleted meanwhile
-    if not claimed:
-        return await _not_claimed(copy)
-    await _mark_sending(copy.email_id)  # type: ignore[attr-defined]
-    email = await SentEmail.get(id=copy.email_id).prefetch_related("user")  # type: ignore[attr-defined]
+    rows = await db.execute_query_dict(sql, values)
+    return [int(row["id"]) for row in rows]
+
+
+async def _deliver_claimed(
+    email_id: int, copies: list[EmailCopy], settings: Settings
+) -> dict[int, EmailStatus | None]:
+    await _mark_sending(email_id)
+    email = await SentEmail.get(id=email_id).prefetch_related("user")
     started: float | None = None
+    results: list[DeliveryResult | Exception]
     try:
         route = await route_for(email.user, settings)
-        message = await _build(email, copy, settings, route.from_address)
+        links = await TrackedLink.filter(email_id=email.id).values_list("url", "position")
+        indexes = {str(url): int(position) for url, position in links}
+    except Exception as error:  # (DeliveryErrors included) every copy ends the same way
+        results = [error] * len(copies)
+    else:
         started = time.perf_counter()
-        result = await send_through(
-            route, message, clean=lambda: _clean(email, copy, settings, route.from_address),
-            user=email.user, recipients=copy.envelope_to, settings=settings,
+
+        async def build_and_send(chunk: list[EmailCopy]) -> list[DeliveryResult | Exception]:
+            try:
+                messages = await _build(email, chunk, settings, route.from_address, indexes)
+                return await send_many_through(
+                    route, [(m, c.envelope_to) for m, c in zip(messages, chunk, strict=True)],
+                    clean=lambda: _clean(email, chunk[0], settings, route.from_address),
+                    user=email.user, settings=settings,
+                )
+            except Exception as error:
+                return [error] * len(chunk)
+
+        # Built in small chunks, each sent as soon as it is ready: the first messages are
+        # on the wire while the CPU pool builds the next ones.
+        chunks = [copies[i:i + BUILD_CHUNK] for i in range(0, len(copies), BUILD_CHUNK)]
+        parts = await asyncio.gather(*(build_and_send(chunk) for chunk in chunks))
+        results = [result for part in parts for result in part]
+    statuses: dict[int, EmailStatus | None] = {}
+    sent: list[EmailCopy] = []
+    for copy, result in zip(copies, results, strict=True):
+        if isinstance(result, DeliveryResult) and not result.refused:
+            sent.append(copy)
+        else:
+            statuses[copy.id] = await _settle(copy, result, settings, started)
+    if sent:
+        for copy in sent:
+            _outcome(copy, "sent", started, None)
+        # One UPDATE for all the plainly accepted copies, then the email's status once.
+        await EmailCopy.filter(id__in=[c.id for c in sent]).update(
+            status=EmailStatus.SENT, error=None, accepted_at=_now()
         )
-    except PermanentDeliveryError as error:
-        _outcome(copy, "failed", started, error.reason)
-        return await finish_copy(copy, EmailStatus.FAILED, error.reason)
-    except TemporaryDeliveryError as error:
-        return await _retry_later(copy, error.reason, settings, started)
-    except Exception as error:
-        log.exception("sending copy %s failed unexpectedly", copy.id)
-        reason = f"internal error: {type(error).__name__}"
-        _outcome(copy, "failed", started, reason)
-        return await finish_copy(copy, EmailStatus.FAILED, reason)
-    some_refused = f"{len(result.refused)} recipient(s) refused" if result.refused else None
-    _outcome(copy, "sent", started, some_refused)
-    refused = "; ".join(f"{addr}: refused ({why})" for addr, why in result.refused.items())
-    status = await finish_copy(copy, EmailStatus.SENT, refused or None, accepted_at=_now())
-    try:
-        await file_sent_copy(
-            route, email.id, lambda: _clean(email, copy, settings, route.from_address)
-        )
-    except Exception:
-        log.exception("filing the Sent copy of copy %s failed", copy.id)
-    try:
-        await registry.call_all("after_email_sent", email.id, copy.message_id)
-    except Exception:
-        log.exception("an after_email_sent handler failed for copy %s", copy.id)
-    return status
+        await refresh_email_status(email_id)
+        statuses.update({copy.id: EmailStatus.SENT for copy in sent})
+    accepted = [c for c in copies if statuses.get(c.id) == EmailStatus.SENT]
+    if accepted:
+        try:
+            await file_sent_copy(
+                route, email.id, lambda: _clean(email, accepted[0], settings, route.from_address)
+            )
+        except Exception:
+            log.exception("filing the Sent copy of email %s failed", email.id)
+    for copy in accepted:
+        try:
+            await registry.call_all("after_email_sent", email.id, copy.message_id)
+        except Exception:
+            log.exception("an after_email_sent handler failed for copy %s", copy.id)
+    return statuses
+
+
+async def _settle(
+    copy: EmailCopy, result: DeliveryResult | BaseException, settings: Settings,
+    started: float | None,
+) -> EmailStatus:
+    """Record one copy's outcome other than a plain acceptance."""
+    if isinstance(result, DeliveryResult):
+        some_refused = f"{len(result.refused)} recipient(s) refused"
+        _outcome(copy, "sent", started, some_refused)
+        refused = "; ".join(f"{addr}: refused ({why})" for addr, why in result.refused.items())
+        return await finish_copy(copy, EmailStatus.SENT, refused, accepted_at=_now())
+    if isinstance(result, PermanentDeliveryError):
+        _outcome(copy, "failed", started, result.reason)
+        return await finish_copy(copy, EmailStatus.FAILED, result.reason)
+    if isinstance(result, TemporaryDeliveryError):
+        return await _retry_later(copy, result.reason, settings, started)
+    log.error("sending copy %s failed unexpectedly", copy.id, exc_info=result)
+    reason = f"internal error: {type(result).__name__}"
+    _outcome(copy, "failed", started, reason)
+    return await finish_copy(copy, EmailStatus.FAILED, reason)
 
 
 def _outcome(copy: EmailCopy, status: str, started: float | None, detail: str | None) -> None:
@@ -164,34 +259,40 @@ async def _retry_later(
     return EmailStatus.QUEUED
 
 
-async def _build(  # type: ignore[no-untyped-def]
-    email: SentEmail, copy: EmailCopy, settings: Settings, from_address: str
-):
-    links = await TrackedLink.filter(email_id=email.id).values_list("url", "position")
-    # CPU-bound (seconds for thousands of links): in the pool, off every event loop.
-    bodies = await run_cpu(
-        instrument_copy,
-        html=email.html, text=email.text, public_id=bytes.fromhex(copy.public_id),
-        track_opens=copy.track_opens, track_links=copy.track_links,
-        indexes={str(url): int(position) for url, position in links}, settings=settings,
+async def _build(
+    email: SentEmail, copies: list[EmailCopy], settings: Settings, from_address: str,
+    indexes: dict[str, int],
+) -> list[EmailMessage]:
+    # CPU-bound (seconds for thousands of links): in the pool, off every event loop; one
+    # trip there for the copies at hand.
+    instrumented = await run_cpu(
+        instrument_copies,
+        html=email.html, text=email.text,
+        copies=[(bytes.fromhex(c.public_id), c.track_opens, c.track_links) for c in copies],
+        indexes=indexes, settings=settings,
     )
-    html, text = bodies.html, bodies.text
-    if copy.track_opens or copy.track_links:
-        # Consent: a tracked copy to an opt-in/opt-out recipient carries a "Stop tracking"
-        # link: the recipient's own when the copy goes to it alone, else the message's.
-        if copy.recipient is None:
-            everyone = [*email.to_addresses, *email.cc_addresses, *email.bcc_addresses]
-            html, text = await append_stop_tracking_footer(
-                html, text, everyone, settings, message=copy.public_id
-            )
-        else:
-            html, text = await append_stop_tracking_footer(html, text, [copy.recipient], settings)
+    bodies: list[tuple[str | None, str | None, str]] = []
+    for copy, instrumented_copy in zip(copies, instrumented, strict=True):
+        html, text = instrumented_copy.html, instrumented_copy.text
+        if copy.track_opens or copy.track_links:
+            # Consent: a tracked copy to an opt-in/opt-out recipient carries a "Stop
+            # tracking" link: the recipient's own when the copy goes to it alone, else the
+            # message's.
+            if copy.recipient is None:
+                everyone = [*email.to_addresses, *email.cc_addresses, *email.bcc_addresses]
+                html, text = await append_stop_tracking_footer(
+                    html, text, everyone, settings, message=copy.public_id
+                )
+            else:
+                html, text = await append_stop_tracking_footer(
+                    html, text, [copy.recipient], settings
+                )
+        bodies.append((text, html, copy.message_id or ""))
     # Encoding megabytes of body as MIME is CPU work too.
     return await run_cpu(
-        build_message,
+        build_messages,
         sender_name=email.user.name, sender_address=from_address,
-        to=email.to_addresses, cc=email.cc_addresses, subject=email.subject,
-        text=text, html=html, message_id=copy.message_id or "",
+        to=email.to_addresses, cc=email.cc_addresses, subject=email.subject, bodies=bodies,
     )
 
 

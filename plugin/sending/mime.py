@@ -17,7 +17,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 
-__all__ = ["build_message", "new_message_id"]
+__all__ = ["build_message", "build_messages", "new_message_id"]
 
 
 def new_message_id(domain: str) -> str:
@@ -70,3 +70,20 @@ def build_message(
     elif html is not None:
         msg.set_content(html, subtype="html", charset="utf-8", cte="quoted-printable")
     return msg
+
+
+def build_messages(
+    *,
+    sender_name: str | None,
+    sender_address: str,
+    to: Sequence[str],
+    cc: Sequence[str],
+    subject: str,
+    bodies: list[tuple[str | None, str | None, str]],
+) -> list[EmailMessage]:
+    """``build_message`` for several copies of one email ((text, html, Message-ID) each)."""
+    return [
+        build_message(sender_name=sender_name, sender_address=sender_address, to=to, cc=cc,
+                      subject=subject, text=text, html=html, message_id=message_id)
+        for text, html, message_id in bodies
+    ]

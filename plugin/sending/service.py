@@ -47,9 +47,11 @@ from plugin.sending.validation import (
 from plugin.settings import Settings
 from plugin.tracking.tokens import new_public_id
 
-__all__ = ["SEND_ACTOR", "decision_of", "send_email"]
+__all__ = ["SEND_ACTOR", "SEND_BATCH", "SEND_BATCH_ACTOR", "decision_of", "send_email"]
 
 SEND_ACTOR = "send_email_copy"
+SEND_BATCH_ACTOR = "send_email_copies"
+SEND_BATCH = 25
 
 
 def decision_of(email: SentEmail) -> TrackingDecision:
@@ -102,8 +104,15 @@ async def send_email(
         # Another request with the same key committed first: its result is the answer.
         earlier = await SentEmail.get(user_id=user.id, idempotency_key=draft.idempotency_key)
         return earlier, decision_of(earlier)
-    for copy_id in copy_ids:
-        await enqueue_async(SEND_ACTOR, copy_id)
+    # The copies of a per-recipient send go out in jobs of SEND_BATCH: each job shares
+    # the claim, the reads, the CPU pool trip and the SMTP connections among its copies,
+    # and several jobs still run side by side on the worker's threads.
+    for start in range(0, len(copy_ids), SEND_BATCH):
+        batch = copy_ids[start:start + SEND_BATCH]
+        if len(batch) == 1:
+            await enqueue_async(SEND_ACTOR, batch[0])
+        else:
+            await enqueue_async(SEND_BATCH_ACTOR, batch)
     return email, decision
 
 

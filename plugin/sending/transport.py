@@ -24,11 +24,16 @@ from plugin.hooks import HostDelivery, registry
 from plugin.mailboxes.imap import append_to_folder
 from plugin.mailboxes.smtp_check import smtp_options
 from plugin.mailboxes.transport import CredentialsUnreadable, UserMailbox, user_mailbox
-from plugin.sending.delivery import DeliveryResult, PermanentDeliveryError, deliver
+from plugin.sending.delivery import (
+    DeliveryResult,
+    PermanentDeliveryError,
+    deliver,
+    deliver_many,
+)
 from plugin.sending.models import SentEmail
 from plugin.settings import Settings
 
-__all__ = ["Route", "file_sent_copy", "route_for", "send_through"]
+__all__ = ["Route", "file_sent_copy", "route_for", "send_many_through", "send_through"]
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +89,32 @@ async def send_through(
         return await deliver(message, sender=route.sender, recipients=recipients,
                              settings=settings, through=(key, smtp_options(smtp)))
     return await deliver(message, sender=route.sender, recipients=recipients, settings=settings)
+
+
+async def send_many_through(
+    route: Route, messages: Sequence[tuple[EmailMessage, Sequence[str]]], *,
+    clean: Callable[[], Awaitable[EmailMessage]], user: User, settings: Settings,
+) -> list[DeliveryResult | Exception]:
+    """``send_through`` for several messages (each with its recipients); for each, in
+    order, its result or the error it ended with. SMTP routes send them together over the
+    pool's connections; a host hook gets them one at a time."""
+    if route.host is not None:
+        results: list[DeliveryResult | Exception] = []
+        for message, recipients in messages:
+            try:
+                results.append(await send_through(route, message, clean=clean, user=user,
+                                                  recipients=recipients, settings=settings))
+            except Exception as error:
+                results.append(error)
+        return results
+    through = None
+    if route.mailbox is not None:
+        smtp = route.mailbox.smtp
+        # One pool per server and account; the key holds no password in clear.
+        key = "mailbox:" + hashlib.sha256(smtp.url.encode("utf-8")).hexdigest()
+        through = (key, smtp_options(smtp))
+    return list(await deliver_many(messages, sender=route.sender, settings=settings,
+                                   through=through))
 
 
 async def file_sent_copy(

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from plugin.sending.dispatch import deliver_copy
+import pytest
+
+from plugin.sending.dispatch import _claim, deliver_copies, deliver_copy
 from plugin.sending.models import EmailCopy, EmailStatus, SentEmail
+from plugin.sending.smtp_pool import close_pools
 from plugin.tracking.tokens import new_public_id
-from tests.sending.helpers import email_status, mail_from, send
+from tests.sending.helpers import email_status, mail_from, parse, parts, send
 
 
 async def test_redelivered_job_of_a_sent_copy_sends_nothing(
@@ -53,3 +57,106 @@ async def test_copy_claimed_by_another_worker_is_left_alone(
 
 async def test_unknown_copy_is_ignored(server: Any, settings: Any) -> None:
     assert await deliver_copy(2**31 - 1, settings) is None
+
+
+async def _queued_copies(user_id: int, recipients: list[str]) -> list[EmailCopy]:
+    """A per-recipient email with one QUEUED copy per recipient (as sendEmail stores it)."""
+    email = await SentEmail.create(user_id=user_id, subject="batch", to_addresses=recipients,
+                                   html="<p>batch <a href='https://example.com/x'>x</a></p>",
+                                   track_per_recipient=True)
+    return [
+        await EmailCopy.create(email_id=email.id, public_id=new_public_id().hex(),
+                               recipient=r, envelope_to=[r], track_opens=True, track_links=True,
+                               message_id=f"<m{i}-{email.id}@x.test>")
+        for i, r in enumerate(recipients)
+    ]
+
+
+async def test_a_batch_claims_sends_and_records_each_copy_once(
+    make_user: Any, smtp_server: Any, settings: Any, pipelining: bool
+) -> None:
+    user = await make_user()
+    recipients = [f"b{i}@example.com" for i in range(6)]
+    copies = await _queued_copies(user.id, recipients)
+    ids = [c.id for c in copies]
+    assert await deliver_copies(ids, settings) == dict.fromkeys(ids, EmailStatus.SENT)
+    envelopes = await mail_from(smtp_server, user.email, count=6)
+    assert sorted(r for e in envelopes for r in e.rcpt_tos) == recipients
+    for copy in await EmailCopy.filter(id__in=ids):
+        assert copy.status == EmailStatus.SENT and copy.attempts == 1
+        assert copy.accepted_at is not None and copy.error is None
+    email = await SentEmail.get(id=copies[0].email_id)  # type: ignore[attr-defined]
+    assert email.status == EmailStatus.SENT
+    # Each recipient got its own copy (the copy's Message-ID; bodies differ by tracking).
+    message_ids = {c.recipient: c.message_id for c in copies}
+    assert {e.rcpt_tos[0]: parse(e)["Message-ID"] for e in envelopes} == message_ids
+    assert len({parts(parse(e))[1] for e in envelopes}) == 6
+    # The job delivered again (a redelivery, a duplicate from the sweep) sends nothing.
+    assert await deliver_copies(ids, settings) == dict.fromkeys(ids)
+    assert len([e for e in smtp_server.envelopes if e.mail_from == user.email]) == 6
+
+
+async def test_a_batch_leaves_a_copy_another_worker_holds(
+    make_user: Any, smtp_server: Any, settings: Any
+) -> None:
+    user = await make_user()
+    copies = await _queued_copies(user.id, ["h0@example.com", "h1@example.com"])
+    await EmailCopy.filter(id=copies[1].id).update(status=EmailStatus.SENDING, attempts=1,
+                                                    claimed_at=datetime.now(UTC))
+    statuses = await deliver_copies([c.id for c in copies], settings)
+    assert statuses == {copies[0].id: EmailStatus.SENT, copies[1].id: None}
+    assert (await EmailCopy.get(id=copies[1].id)).status == EmailStatus.SENDING
+    envelopes = await mail_from(smtp_server, user.email)
+    assert [e.rcpt_tos for e in envelopes] == [["h0@example.com"]]
+
+
+@pytest.fixture(params=[False, True], ids=["plain", "pipelining"])
+async def pipelining(request: pytest.FixtureRequest, smtp_server: Any) -> AsyncIterator[bool]:
+    """The test server advertises PIPELINING or not to this test's new sessions (the
+    test loop's pools are closed around it, so that it opens new ones)."""
+    await close_pools()
+    smtp_server.pipelining = request.param
+    try:
+        yield request.param
+    finally:
+        smtp_server.pipelining = False
+        await close_pools()
+
+
+async def test_a_batch_with_refusals_fails_retries_and_sends_each_on_its_own(
+    make_user: Any, smtp_server: Any, settings: Any, pipelining: bool
+) -> None:
+    user = await make_user()
+    smtp_server.refuse.update({"gone@example.com": "550 5.1.1 no such user",
+                               "full@example.com": "452 4.2.2 mailbox full"})
+    try:
+        copies = await _queued_copies(
+            user.id, ["ok0@example.com", "gone@example.com", "full@example.com",
+                      "ok1@example.com"])
+        ok0, gone, full, ok1 = (c.id for c in copies)
+        statuses = await deliver_copies([ok0, gone, full, ok1], settings)
+    finally:
+        for address in ("gone@example.com", "full@example.com"):
+            smtp_server.refuse.pop(address, None)
+    assert statuses == {ok0: EmailStatus.SENT, gone: EmailStatus.FAILED,
+                        full: EmailStatus.QUEUED, ok1: EmailStatus.SENT}
+    gone_copy, full_copy = await EmailCopy.get(id=gone), await EmailCopy.get(id=full)
+    assert "550" in (gone_copy.error or "")
+    assert full_copy.retry_until is not None and full_copy.next_attempt_at is not None
+    assert "452" in (full_copy.error or "")
+    envelopes = await mail_from(smtp_server, user.email, count=2)
+    assert sorted(r for e in envelopes for r in e.rcpt_tos)[:2] == ["ok0@example.com",
+                                                                    "ok1@example.com"]
+    email = await SentEmail.get(id=copies[0].email_id)  # type: ignore[attr-defined]
+    assert email.status == EmailStatus.FAILED and "gone@example.com" in (email.error or "")
+
+
+async def test_two_claims_of_the_same_copies_never_both_win(make_user: Any) -> None:
+    user = await make_user()
+    copies = await _queued_copies(user.id, ["c0@example.com", "c1@example.com"])
+    ids = [c.id for c in copies]
+    first, second = await _claim(ids), await _claim(ids)
+    assert sorted(first) == sorted(ids) and second == []
+    for copy in await EmailCopy.filter(id__in=ids):
+        assert copy.status == EmailStatus.SENDING and copy.attempts == 1
+        assert copy.claimed_at is not None

@@ -15,18 +15,20 @@ from tests.conftest import SmtpRecorder, free_port
 
 
 class SessionCounter(SmtpRecorder):
-    """Counts the sessions (EHLO) the server saw; ``close_after_mail`` answers MAIL with 421."""
+    """Counts the sessions (EHLO) the server saw; ``close_next_mail`` answers MAIL with 421;
+    ``pipelining``: advertises ESMTP PIPELINING (aiosmtpd handles pipelined commands, it
+    just does not say so)."""
 
-    def __init__(self) -> None:
+    def __init__(self, pipelining: bool = False) -> None:
         super().__init__()
         self.sessions = 0
         self.close_next_mail = False
+        self.pipelining = pipelining
 
     async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str,
                           responses: list[str]) -> list[str]:
         self.sessions += 1
-        session.host_name = hostname
-        return responses
+        return await super().handle_EHLO(server, session, envelope, hostname, responses)
 
     async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str,
                           mail_options: list[str]) -> str:
@@ -37,9 +39,9 @@ class SessionCounter(SmtpRecorder):
         return "250 OK"
 
 
-@pytest.fixture
-def counter() -> Iterator[SessionCounter]:
-    recorder = SessionCounter()
+@pytest.fixture(params=[False, True], ids=["plain", "pipelining"])
+def counter(request: pytest.FixtureRequest) -> Iterator[SessionCounter]:
+    recorder = SessionCounter(pipelining=request.param)
     recorder.port = free_port()
     recorder.start()
     yield recorder

@@ -7,11 +7,16 @@ import logging
 import dramatiq
 
 from plugin.runtime import Runtime, current_runtime
-from plugin.sending.dispatch import deliver_copy
+from plugin.sending.dispatch import deliver_copies, deliver_copy
 from plugin.sending.recovery import recover_lost_copies
 from workers.periodic import continue_chain, is_current, start_chain
 
-__all__ = ["send_email_copy", "start_send_sweep_schedule", "sweep_send_queue"]
+__all__ = [
+    "send_email_copies",
+    "send_email_copy",
+    "start_send_sweep_schedule",
+    "sweep_send_queue",
+]
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +34,14 @@ async def send_email_copy(copy_id: int) -> None:
     does (see deliver_copy), so a retry never resends.
     """
     await deliver_copy(copy_id, current_runtime().settings)
+
+
+@dramatiq.actor(queue_name="send", max_retries=60, min_backoff=1_000, max_backoff=60_000)
+async def send_email_copies(copy_ids: list[int]) -> None:
+    """Deliver the copies ``copy_ids`` of one send together (see deliver_copies); what
+    fails temporarily is retried one copy at a time by send_email_copy. Retried by
+    Dramatiq as send_email_copy is: each copy's claim makes a retry harmless."""
+    await deliver_copies(copy_ids, current_runtime().settings)
 
 
 def start_send_sweep_schedule(runtime: Runtime) -> str:
