@@ -306,15 +306,19 @@ async def _prior_rows(
     query = Query(conn)
     pairs = sorted({(key[0], key[1]) for key in keys})
     if query.postgres:
-        # The exact (copy, client) pairs joined to the (copy_id, client_hash, occurred_at)
-        # index: one index probe per pair. With ``copy_id = ANY(..) AND client_hash =
-        # ANY(..)`` the planner scanned every event of the time window instead, and its
-        # generic plan (a prepared statement's, after five runs) took 0.9 s a batch
-        # against 2 ms for this (100,000 events in the window; bench/README.md).
+        # Each exact (copy, client) pair probes the (copy_id, client_hash, occurred_at)
+        # index on its own (LATERAL with OFFSET 0, which the planner cannot flatten into
+        # a hash join: a nested loop whatever the statistics say). With
+        # ``copy_id = ANY(..) AND client_hash = ANY(..)`` the planner scanned every event
+        # of the time window instead: 0.9 s a batch under a prepared statement's generic
+        # plan, against 2 ms for the probes (100,000 events in the window; bench/README.md).
         source = (
             f"unnest({query.value([p[0] for p in pairs])}::int[], "
             f"{query.value([p[1] for p in pairs])}::text[]) AS k(copy_id, client_hash) "
-            "JOIN mb_tracking_event e ON e.copy_id = k.copy_id AND e.client_hash = k.client_hash"
+            "CROSS JOIN LATERAL (SELECT * FROM mb_tracking_event t "
+            "WHERE t.copy_id = k.copy_id AND t.client_hash = k.client_hash "
+            f"AND t.occurred_at >= {query.value(earliest)} "
+            f"AND t.occurred_at <= {query.value(latest)} OFFSET 0) AS e"
         )
         where = []
     else:  # SQLite expands both IN lists over the same index
@@ -322,11 +326,9 @@ async def _prior_rows(
         where = [
             query.among("e.copy_id", sorted({pair[0] for pair in pairs}), "int"),
             query.among("e.client_hash", sorted({pair[1] for pair in pairs}), "text"),
+            f"e.occurred_at >= {query.value(earliest)}",
+            f"e.occurred_at <= {query.value(latest)}",
         ]
-    where += [
-        f"e.occurred_at >= {query.value(earliest)}",
-        f"e.occurred_at <= {query.value(latest)}",
-    ]
     if counted:
         where.append(
             f"e.source = 'HUMAN' AND e.duplicate = {query.value(False)} "
