@@ -32,7 +32,8 @@ async def _sending_copy(user_id: int, claimed_at: datetime) -> EmailCopy:
                                    html="<p>x</p>", status=EmailStatus.SENDING)
     return await EmailCopy.create(email_id=email.id, public_id=new_public_id().hex(),
                                   envelope_to=["a@example.com"], status=EmailStatus.SENDING,
-                                  attempts=1, claimed_at=claimed_at, message_id="<m@x.test>")
+                                  attempts=1, claimed_at=claimed_at, handed_at=claimed_at,
+                                  message_id="<m@x.test>")
 
 
 async def test_copy_interrupted_mid_send_fails_instead_of_sending_twice(
