@@ -36,10 +36,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import secrets
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -60,6 +62,9 @@ ROOT = Path(__file__).resolve().parents[1]
 PG = os.environ.get("MAILBEACON_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
 REDIS = os.environ.get("MAILBEACON_BENCH_REDIS", "redis://127.0.0.1:6379/0")
 SERVER_CPU, LOAD_CPU = "0", 1
+# Folders put before the project on the servers' PYTHONPATH (bench_soak --trace: memtrace).
+EXTRA_PYTHONPATH: list[str] = []
+START_TIMEOUT = 60.0  # seconds for a server to listen (bench_soak --trace: much slower)
 LINK = "https://shop.example.com/p/1?ref=mail"
 
 
@@ -71,8 +76,8 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def _wait_port(port: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
+async def _wait_port(port: int, timeout: float | None = None) -> None:
+    deadline = time.monotonic() + (START_TIMEOUT if timeout is None else timeout)
     while time.monotonic() < deadline:
         try:
             _, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -107,6 +112,12 @@ class Setup:
         self.processes.append((role, process))
 
     async def stop(self) -> None:
+        from soak_probe import process_tree
+
+        # granian's worker processes outlived a parent that was stopped while they were
+        # busy: stop every descendant too, or they keep writing after the cleanup below.
+        descendants = {pid for _, process in self.processes
+                       for pid in process_tree(process.pid)[1:]}
         for _, process in self.processes:
             process.terminate()
         for role, process in self.processes:
@@ -121,6 +132,18 @@ class Setup:
             if noisy:
                 print(f"    {role}: {len(noisy)} error line(s), first: {noisy[0][:200]}",
                       file=sys.stderr)
+        for signal_number in (signal.SIGTERM, signal.SIGKILL):
+            alive = [pid for pid in descendants if Path(f"/proc/{pid}").exists()]
+            if alive:
+                print(f"    {len(alive)} process(es) outlived their parent: "
+                      f"{signal.Signals(signal_number).name}", file=sys.stderr)
+            for pid in alive:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal_number)
+            deadline = time.monotonic() + 10
+            while alive and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+                alive = [pid for pid in alive if Path(f"/proc/{pid}").exists()]
         for step in reversed(self.cleanup):
             await step()
         shutil.rmtree(self.log_dir, ignore_errors=True)
@@ -203,7 +226,8 @@ async def _start_ours(setup: Setup, mode: str, shape: str, worker_threads: int,
         setup.cleanup.append(drop)
         env.update({"MAILBEACON_DATABASE_URL": f"{PG}/{database}", "MAILBEACON_REDIS_URL": REDIS,
                     "MAILBEACON_REDIS_PREFIX": prefix})
-    full_env = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
+    full_env = {**os.environ, **env,
+                "PYTHONPATH": os.pathsep.join([*EXTRA_PYTHONPATH, str(ROOT)])}
     cli = [sys.executable, "-m", "plugin.cli"]
     subprocess.run([*cli, "migrate"], env=full_env, check=True, capture_output=True)
     settings = load_settings(env)

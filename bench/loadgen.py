@@ -111,6 +111,7 @@ class OpenLoop:
         self.host, self.port = host, port
         self.max_connections = max_connections
         self.idle: list[_Connection] = []
+        self.open: set[_Connection] = set()  # every live connection, busy or idle
         self.connections = 0
         self.waiting: deque[int] = deque()  # hits due while every connection was busy
         self.hits = Hits()
@@ -129,6 +130,7 @@ class OpenLoop:
         except OSError:
             self.connections -= 1
             raise
+        self.open.add(protocol)
         self._release(protocol)
 
     async def run(self, rate: float, duration: float, request: Callable[[int], bytes],
@@ -189,6 +191,7 @@ class OpenLoop:
 
     def _lost(self, connection: _Connection) -> None:
         self.connections -= 1
+        self.open.discard(connection)
         if connection in self.idle:
             self.idle.remove(connection)
         if connection.hit >= 0:
@@ -201,7 +204,8 @@ class OpenLoop:
             self._done.set()
 
     def close(self) -> None:
-        for connection in self.idle:
+        """Close every connection, also those still waiting for an answer."""
+        for connection in list(self.open):
             if connection.transport is not None:
                 connection.transport.close()
 

@@ -10,6 +10,7 @@ from strawberry.tools import merge_types
 
 from graphql_schema.encoding import EncodableText
 from graphql_schema.errors import ErrorPolicy
+from graphql_schema.execution import EventScopedExecutionContext
 from graphql_schema.limits import limit_extensions
 from graphql_schema.mutations.consent import ConsentMutations
 from graphql_schema.mutations.mailbox import MailboxMutations
@@ -57,6 +58,8 @@ def build_schema(
             ErrorPolicy,
             StorableText,  # after ErrorPolicy: its end-of-operation hook runs before
         ],
+        # A long subscription must not keep a memo entry per event it delivered.
+        execution_context_class=EventScopedExecutionContext,
     )
 
 

