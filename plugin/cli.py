@@ -192,9 +192,12 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     configure_cpu_pool(settings.cpu_workers, settings.cpu_pool)
     runtime = start_runtime(settings, embedded_worker=False)
     # worker_timeout: how long an idle consumer waits before looking again. Dramatiq backs
-    # off up to it on an empty queue, so it bounds the delay of a lone open after a quiet
-    # spell (1 s measured a p99 of 475 ms to live subscribers; 50 ms, 51 ms).
-    worker = dramatiq.Worker(runtime.broker, worker_threads=args.threads, worker_timeout=50)
+    # off up to it on an empty queue (one Lua call per look, per queue and delay queue:
+    # eight of them). Live tracking events no longer wait on it (the hit stream's blocking
+    # read wakes at once); it bounds when the bell's and the send jobs start after a quiet
+    # spell. 200 ms: an idle worker used 7 % of a core at 50 ms, which the serving process
+    # shares when both run on one core (bench/README.md, "Open-loop load ladder").
+    worker = dramatiq.Worker(runtime.broker, worker_threads=args.threads, worker_timeout=200)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())

@@ -258,6 +258,8 @@ def within_scanner_window(
 
 def in_honeypot_burst(hit: Hit, ctx: ClassificationContext, settings: ClassifierSettings) -> bool:
     """Whether the same client clicked the honeypot within the burst window, before or after."""
+    if not ctx.same_client_hits:  # most hits: a client's first
+        return False
     return any(
         prior.honeypot
         and _seconds_between(prior.occurred_at, hit.occurred_at) <= settings.burst_window_seconds

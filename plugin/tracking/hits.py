@@ -187,7 +187,7 @@ def client_hash(settings: Settings, address: str) -> str:
 @functools.lru_cache(maxsize=CLIENT_CACHE)
 def _client_hash(secret: str, address: str) -> str:
     key = _client_key(secret)
-    return hmac.new(key, _normalized(address).encode("utf-8"), "sha256").hexdigest()
+    return hmac.digest(key, _normalized(address).encode("utf-8"), "sha256").hex()
 
 
 @functools.lru_cache(maxsize=CLIENT_CACHE)
@@ -207,7 +207,8 @@ def self_digest(settings: Settings, user_id: int, address: str, user_agent: str)
     """Keyed hash of (user, client address, user agent) for the self-detection store."""
     key = _client_key(settings.secret_keys[0])
     text = f"{user_id}\x00{_normalized(address)}\x00{user_agent[:MAX_USER_AGENT]}"
-    return hmac.new(key, text.encode("utf-8", "surrogatepass"), "sha256").hexdigest()
+    # hmac.digest: OpenSSL's one-shot HMAC, several times cheaper than an hmac.new object.
+    return hmac.digest(key, text.encode("utf-8", "surrogatepass"), "sha256").hex()
 
 
 def credential_hash(token: str) -> str:
