@@ -61,6 +61,45 @@ async def test_hits_that_arrived_one_by_one_are_recorded_as_one_batch(tmp_path: 
     assert list(tmp_path.glob("hits-*")) == []  # recorded: gone from disk
 
 
+async def test_a_hit_after_a_quiet_spell_is_handed_out_at_once(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    local = LocalSource(spool, gather_seconds=3600)  # a gathering wait would hang the test
+    batch = [{"id": 1}]
+    local.put(spool.append(batch), batch)
+    delivery = await asyncio.wait_for(local.fetch(1000, 1000), 30)
+    assert delivery is not None and delivery.hits == batch
+    assert local.waiting() == 0
+
+
+async def test_hits_of_a_stream_are_gathered_into_one_batch(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    local = LocalSource(spool, gather_seconds=2)
+    first = [{"id": 1}]
+    local.put(spool.append(first), first)
+    assert (await local.fetch(1000, 1000)) is not None  # the stream starts: taken at once
+    second, third = [{"id": 2}], [{"id": 3}]
+    local.put(spool.append(second), second)
+    fetching = asyncio.create_task(local.fetch(1000, 1000))
+    await asyncio.sleep(0)  # the fetch sees a hit right after the last batch: it gathers
+    assert not fetching.done()
+    local.put(spool.append(third), third)  # arrives while the batch gathers
+    delivery = await asyncio.wait_for(fetching, 30)
+    assert delivery is not None and delivery.hits == second + third
+    assert len(delivery.receipts) == 2 and local.waiting() == 0
+
+
+async def test_a_full_batch_is_not_held_back_to_gather(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    local = LocalSource(spool, gather_seconds=3600)
+    first = [{"id": 0}]
+    local.put(spool.append(first), first)
+    assert (await local.fetch(10, 1000)) is not None
+    backlog = [{"id": n} for n in range(1, 11)]  # max_hits already waiting
+    local.put(spool.append(backlog), backlog)
+    delivery = await asyncio.wait_for(local.fetch(10, 1000), 30)
+    assert delivery is not None and delivery.hits == backlog
+
+
 async def test_a_failed_batch_is_retried_until_it_is_recorded(tmp_path: Path) -> None:
     spool = Spool(tmp_path)
     local = LocalSource(spool)
