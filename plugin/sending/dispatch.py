@@ -6,10 +6,13 @@ only the worker whose UPDATE changed the row sends. A redelivered job finds
 the copy SENT or FAILED and does nothing, or SENDING:
 
 - claimed less than ``CLAIM_LEASE`` ago: another worker is on it; do nothing;
-- claimed longer ago: a worker died between sending and recording. The
-  server may or may not have the message, and a duplicate in the recipient's
-  inbox is worse than an error the user can see and act on, so the copy ends
-  FAILED ("interrupted") instead of being sent again.
+- claimed longer ago: its worker died. Right before a group of copies goes to
+  the SMTP pool, the worker marks them handed (``handed_at``, one committed
+  UPDATE per group, fenced on its own claim). A copy never handed cannot have
+  reached a server: it goes back to QUEUED and is retried as a temporary
+  failure is. A handed copy may or may not be at the server, and a duplicate
+  in the recipient's inbox is worse than an error the user can see and act
+  on, so it ends FAILED ("interrupted") instead of being sent again.
 
 Temporary failures (4xx, the server unreachable) put the copy back to QUEUED
 with its next attempt due after the next wait of ``SEND_RETRY_SECONDS`` and
@@ -52,6 +55,7 @@ __all__ = [
     "INTERRUPTED",
     "deliver_copies",
     "deliver_copy",
+    "expire_claim",
     "finish_copy",
     "refresh_email_status",
     "retry_delay",
@@ -86,72 +90,103 @@ async def deliver_copies(
     with the work they share done once: one claim, one read of the email, its route and
     links, a trip to the CPU pool per ``BUILD_CHUNK`` copies, the messages sent together
     over the SMTP pool's connections, the plainly accepted ones recorded in one UPDATE."""
-    claimed = set(await _claim(copy_ids))
+    claimed_ids, claim = await _claim(copy_ids)
+    claimed = set(claimed_ids)
     statuses: dict[int, EmailStatus | None] = {}
     mine: dict[int, list[EmailCopy]] = {}
     for copy in await EmailCopy.filter(id__in=list(copy_ids)).order_by("id"):
         if copy.id in claimed:
             mine.setdefault(copy.email_id, []).append(copy)  # type: ignore[attr-defined]
         else:
-            statuses[copy.id] = await _not_claimed(copy)
+            statuses[copy.id] = await _not_claimed(copy, settings)
     for email_id, copies in mine.items():
-        statuses.update(await _deliver_claimed(email_id, copies, settings))
+        statuses.update(await _deliver_claimed(email_id, copies, claim, settings))
     return statuses
 
 
-async def _claim(copy_ids: Sequence[int]) -> list[int]:
-    """QUEUED -> SENDING (attempts + 1) in one statement; the ids this call claimed.
+def _placeholders(count: int) -> list[str]:
+    if EmailCopy._meta.db.capabilities.dialect == "postgres":
+        return [f"${i}" for i in range(1, count + 1)]
+    return ["?"] * count
+
+
+async def _claim(copy_ids: Sequence[int]) -> tuple[list[int], object]:
+    """QUEUED -> SENDING (attempts + 1, no handed mark) in one statement; the ids this
+    call claimed, and its ``claimed_at`` as stored (the claim's identity for ``_hand``).
 
     RETURNING (SQLite >= 3.35, PostgreSQL) names exactly the rows this UPDATE changed,
     so two jobs holding the same copy never both think they claimed it.
     """
-    if not copy_ids:
-        return []
-    db = EmailCopy._meta.db
     claimed_at = EmailCopy._meta.fields_map["claimed_at"].to_db_value(_now(), EmailCopy)
+    if not copy_ids:
+        return [], claimed_at
     values: list[object] = [EmailStatus.SENDING.value, claimed_at, EmailStatus.QUEUED.value,
                             *copy_ids]
-    if db.capabilities.dialect == "postgres":
-        marks = [f"${i}" for i in range(1, len(values) + 1)]
-    else:
-        marks = ["?"] * len(values)
+    marks = _placeholders(len(values))
     table = EmailCopy._meta.db_table
     # Only our table's name and placeholders go into the text.
     sql = (
         f'UPDATE "{table}" SET "status"={marks[0]}, "attempts"="attempts"+1, '  # noqa: S608
-        f'"claimed_at"={marks[1]} WHERE "status"={marks[2]} '
+        f'"claimed_at"={marks[1]}, "handed_at"=NULL WHERE "status"={marks[2]} '
         f'AND "id" IN ({", ".join(marks[3:])}) RETURNING "id"'
     )
-    rows = await db.execute_query_dict(sql, values)
-    return [int(row["id"]) for row in rows]
+    rows = await EmailCopy._meta.db.execute_query_dict(sql, values)
+    return [int(row["id"]) for row in rows], claimed_at
+
+
+async def _hand(copy_ids: Sequence[int], claim: object) -> set[int]:
+    """Mark the copies handed to SMTP, committed before their first byte goes out; the
+    ids marked. One statement per group. Fenced on the claim: a copy whose lease ran out
+    and was put back to QUEUED (or claimed again) is no longer ours and is not sent."""
+    handed_at = EmailCopy._meta.fields_map["handed_at"].to_db_value(_now(), EmailCopy)
+    values: list[object] = [handed_at, EmailStatus.SENDING.value, claim, *copy_ids]
+    marks = _placeholders(len(values))
+    table = EmailCopy._meta.db_table
+    # Only our table's name and placeholders go into the text.
+    sql = (
+        f'UPDATE "{table}" SET "handed_at"={marks[0]} WHERE "status"={marks[1]} '  # noqa: S608
+        f'AND "claimed_at"={marks[2]} AND "handed_at" IS NULL '
+        f'AND "id" IN ({", ".join(marks[3:])}) RETURNING "id"'
+    )
+    rows = await EmailCopy._meta.db.execute_query_dict(sql, values)
+    return {int(row["id"]) for row in rows}
 
 
 async def _deliver_claimed(
-    email_id: int, copies: list[EmailCopy], settings: Settings
+    email_id: int, copies: list[EmailCopy], claim: object, settings: Settings
 ) -> dict[int, EmailStatus | None]:
     await _mark_sending(email_id)
     email = await SentEmail.get(id=email_id).prefetch_related("user")
     started: float | None = None
-    results: list[DeliveryResult | Exception]
+    results: list[DeliveryResult | Exception | None]
     try:
         route = await route_for(email.user, settings)
         links = await TrackedLink.filter(email_id=email.id).values_list("url", "position")
         indexes = {str(url): int(position) for url, position in links}
     except Exception as error:  # (DeliveryErrors included) every copy ends the same way
-        results = [error] * len(copies)
+        results = [error for _ in copies]
     else:
         started = time.perf_counter()
 
-        async def build_and_send(chunk: list[EmailCopy]) -> list[DeliveryResult | Exception]:
+        async def build_and_send(
+            chunk: list[EmailCopy],
+        ) -> list[DeliveryResult | Exception | None]:
             try:
                 messages = await _build(email, chunk, settings, route.from_address, indexes)
-                return await send_many_through(
-                    route, [(m, c.envelope_to) for m, c in zip(messages, chunk, strict=True)],
+                handed = await _hand([c.id for c in chunk], claim)
+            except Exception as error:
+                return [error] * len(chunk)  # none of them went out
+            ours = [(m, c) for m, c in zip(messages, chunk, strict=True) if c.id in handed]
+            try:
+                sent = iter(await send_many_through(
+                    route, [(m, c.envelope_to) for m, c in ours],
                     clean=lambda: _clean(email, chunk[0], settings, route.from_address),
                     user=email.user, settings=settings,
-                )
+                ))
             except Exception as error:
-                return [error] * len(chunk)
+                sent = iter([error] * len(ours))
+            # None: the claim was lost before the hand-off (its lease ran out); not ours.
+            return [next(sent) if c.id in handed else None for c in chunk]
 
         # Built in small chunks, each sent as soon as it is ready: the first messages are
         # on the wire while the CPU pool builds the next ones.
@@ -161,7 +196,11 @@ async def _deliver_claimed(
     statuses: dict[int, EmailStatus | None] = {}
     sent: list[EmailCopy] = []
     for copy, result in zip(copies, results, strict=True):
-        if isinstance(result, DeliveryResult) and not result.refused:
+        if result is None:
+            log.warning("copy %s: its claim expired before it was sent; left to its new "
+                        "owner", copy.id)
+            statuses[copy.id] = None
+        elif isinstance(result, DeliveryResult) and not result.refused:
             sent.append(copy)
         else:
             statuses[copy.id] = await _settle(copy, result, settings, started)
@@ -221,11 +260,42 @@ def _outcome(copy: EmailCopy, status: str, started: float | None, detail: str | 
     log.log(level, "copy %s of email %s %s%s%s", copy.id, copy.email_id, status, took, why)  # type: ignore[attr-defined]
 
 
-async def _not_claimed(copy: EmailCopy) -> EmailStatus | None:
+async def _not_claimed(copy: EmailCopy, settings: Settings) -> EmailStatus | None:
     if copy.status != EmailStatus.SENDING:
         return None  # already SENT or FAILED: a redelivered job, nothing to do
     if copy.claimed_at is not None and _now() - copy.claimed_at < CLAIM_LEASE:
         return None  # another worker holds the claim
+    return await expire_claim(copy, _now(), settings)
+
+
+async def expire_claim(copy: EmailCopy, now: datetime, settings: Settings) -> EmailStatus | None:
+    """Settle a SENDING copy whose claim's lease ran out (its worker died): back to
+    QUEUED and enqueued at once if it was never handed to SMTP, else FAILED interrupted.
+    None if the copy moved meanwhile (another sweep or job settled it).
+
+    A never-handed copy counts as a temporary failure for the give-up time, so that one
+    whose build kills its worker every time ends FAILED rather than looping for ever."""
+    retry_until = copy.retry_until or now + timedelta(hours=settings.send_give_up_hours)
+    if copy.handed_at is None and now >= retry_until:
+        log.warning("copy %s was interrupted before it was sent, past its give-up time",
+                    copy.id)
+        return await finish_copy(
+            copy, EmailStatus.FAILED,
+            f"gave up after {copy.attempts} attempts: interrupted before it was sent",
+        )
+    if copy.handed_at is None:
+        # Conditional on the very claim we read: a worker still alive past its lease then
+        # finds its _hand fenced off, and two sweeps do not both enqueue.
+        requeued = await EmailCopy.filter(
+            id=copy.id, status=EmailStatus.SENDING, claimed_at=copy.claimed_at,
+            handed_at__isnull=True,
+        ).update(status=EmailStatus.QUEUED, next_attempt_at=now, retry_until=retry_until,
+                 error="interrupted before it was sent")
+        if not requeued:
+            return None
+        log.warning("copy %s was interrupted before it was sent; sending it again", copy.id)
+        await enqueue_async(SEND_ACTOR, copy.id)
+        return EmailStatus.QUEUED
     log.warning("copy %s was interrupted while sending; not resending it", copy.id)
     return await finish_copy(copy, EmailStatus.FAILED, INTERRUPTED)
 

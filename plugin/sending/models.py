@@ -84,6 +84,10 @@ class EmailCopy(Model):
     # When a worker last claimed the copy for delivery (QUEUED -> SENDING): a copy left
     # SENDING longer than the claim lease was interrupted mid-send (see plugin.sending.dispatch).
     claimed_at = fields.DatetimeField(null=True)
+    # When this claim's worker handed the copy to the SMTP pool (committed before the first
+    # byte of its envelope goes out; cleared by every claim). A claim whose lease ran out
+    # without it never reached a server, so it is retried; one with it may have: not resent.
+    handed_at = fields.DatetimeField(null=True)
     error = fields.TextField(null=True)
     # While QUEUED: when its next delivery attempt is due (a sweep re-enqueues a copy whose
     # job was lost, e.g. by a restart of the embedded queue, once this is well past).

@@ -7,8 +7,10 @@ it. A periodic sweep (``workers.actors.send``) finds them:
 
 - QUEUED with its attempt due more than ``LOST_AFTER`` ago: enqueued again.
   A duplicate job is harmless: only the job whose claim succeeds sends.
-- SENDING with a claim older than ``CLAIM_LEASE``: FAILED as interrupted, as a
-  redelivered job would do (see plugin.sending.dispatch for why not resent).
+- SENDING with a claim older than ``CLAIM_LEASE``: its worker died. Never
+  handed to SMTP: back to QUEUED and enqueued (retried as a temporary failure
+  is); handed: FAILED as interrupted. A redelivered job does the same (see
+  plugin.sending.dispatch.expire_claim, and why a handed copy is not resent).
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from datetime import UTC, datetime, timedelta
 from tortoise.expressions import Q
 
 from plugin.jobs import enqueue_async
-from plugin.sending.dispatch import CLAIM_LEASE, INTERRUPTED, finish_copy
+from plugin.sending.dispatch import CLAIM_LEASE, expire_claim
 from plugin.sending.models import EmailCopy, EmailStatus
 from plugin.sending.service import SEND_ACTOR
+from plugin.settings import Settings
 
 __all__ = ["LOST_AFTER", "recover_lost_copies"]
 
@@ -29,8 +32,11 @@ LOST_AFTER = timedelta(minutes=5)
 BATCH = 500
 
 
-async def recover_lost_copies(now: datetime | None = None) -> tuple[int, int]:
-    """Re-enqueue lost QUEUED copies and fail interrupted SENDING ones; return both counts."""
+async def recover_lost_copies(
+    settings: Settings, now: datetime | None = None
+) -> tuple[int, int]:
+    """Re-enqueue lost QUEUED copies and settle SENDING ones whose lease ran out; return
+    how many were enqueued again (lost or never handed) and how many failed interrupted."""
     now = now or datetime.now(UTC)
     lost = await EmailCopy.filter(
         Q(next_attempt_at__lt=now - LOST_AFTER) | Q(next_attempt_at__isnull=True),
@@ -46,6 +52,9 @@ async def recover_lost_copies(now: datetime | None = None) -> tuple[int, int]:
     interrupted = await EmailCopy.filter(
         status=EmailStatus.SENDING, claimed_at__lt=now - CLAIM_LEASE
     ).limit(BATCH)
+    requeued = failed = 0
     for copy in interrupted:
-        await finish_copy(copy, EmailStatus.FAILED, INTERRUPTED)
-    return len(lost), len(interrupted)
+        status = await expire_claim(copy, now, settings)
+        requeued += status == EmailStatus.QUEUED
+        failed += status == EmailStatus.FAILED
+    return len(lost) + requeued, failed

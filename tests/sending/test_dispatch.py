@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from plugin.sending.dispatch import _claim, deliver_copies, deliver_copy
+from plugin.sending.dispatch import _claim, _hand, deliver_copies, deliver_copy, expire_claim
 from plugin.sending.models import EmailCopy, EmailStatus, SentEmail
 from plugin.sending.smtp_pool import close_pools
 from plugin.tracking.tokens import new_public_id
@@ -32,7 +33,8 @@ async def _sending_copy(user_id: int, claimed_at: datetime) -> EmailCopy:
                                    html="<p>x</p>", status=EmailStatus.SENDING)
     return await EmailCopy.create(email_id=email.id, public_id=new_public_id().hex(),
                                   envelope_to=["a@example.com"], status=EmailStatus.SENDING,
-                                  attempts=1, claimed_at=claimed_at, message_id="<m@x.test>")
+                                  attempts=1, claimed_at=claimed_at, handed_at=claimed_at,
+                                  message_id="<m@x.test>")
 
 
 async def test_copy_interrupted_mid_send_fails_instead_of_sending_twice(
@@ -155,8 +157,30 @@ async def test_two_claims_of_the_same_copies_never_both_win(make_user: Any) -> N
     user = await make_user()
     copies = await _queued_copies(user.id, ["c0@example.com", "c1@example.com"])
     ids = [c.id for c in copies]
-    first, second = await _claim(ids), await _claim(ids)
+    (first, _), (second, _) = await _claim(ids), await _claim(ids)
     assert sorted(first) == sorted(ids) and second == []
     for copy in await EmailCopy.filter(id__in=ids):
         assert copy.status == EmailStatus.SENDING and copy.attempts == 1
-        assert copy.claimed_at is not None
+        assert copy.claimed_at is not None and copy.handed_at is None
+
+
+async def test_only_the_live_claim_hands_a_copy_and_only_once(
+    make_user: Any, settings: Any, smtp_server: Any
+) -> None:
+    user = await make_user()
+    copies = await _queued_copies(user.id, ["h0@example.com", "h1@example.com"])
+    ids = [c.id for c in copies]
+    _, claim = await _claim(ids)
+    # The lease of h1's claim ran out and a sweep put it back (its worker looked dead).
+    stale = await EmailCopy.get(id=ids[1])
+    assert await expire_claim(stale, datetime.now(UTC), settings) == EmailStatus.QUEUED
+    assert await _hand(ids, claim) == {ids[0]}  # the slow worker may send h0 only
+    assert await _hand(ids, claim) == set()  # marked once
+    # h1's new job (enqueued by expire_claim) claims, hands and sends it once.
+    for _ in range(400):
+        h1 = await EmailCopy.get(id=ids[1])
+        if h1.status == EmailStatus.SENT:
+            break
+        await asyncio.sleep(0.05)
+    assert h1.status == EmailStatus.SENT and h1.attempts == 2 and h1.handed_at is not None
+    assert [e.rcpt_tos for e in await mail_from(smtp_server, user.email)] == [["h1@example.com"]]

@@ -91,7 +91,7 @@ def test_default_schedule_retries_at_least_once_a_minute_for_at_least_an_hour() 
 
 
 async def test_sweep_enqueues_lost_copies_and_fails_interrupted_ones(
-    make_user: Any, smtp_server: Any, server: Any
+    make_user: Any, smtp_server: Any, server: Any, settings: Any
 ) -> None:
     user = await make_user()
     lost = await _failing_copy(user.id)
@@ -99,8 +99,9 @@ async def test_sweep_enqueues_lost_copies_and_fails_interrupted_ones(
         next_attempt_at=datetime.now(UTC) - LOST_AFTER - timedelta(minutes=1))
     interrupted = await _failing_copy(user.id)
     await EmailCopy.filter(id=interrupted.id).update(
-        status=EmailStatus.SENDING, attempts=1, claimed_at=datetime.now(UTC) - timedelta(hours=1))
-    requeued, failed = await recover_lost_copies()
+        status=EmailStatus.SENDING, attempts=1, claimed_at=datetime.now(UTC) - timedelta(hours=1),
+        handed_at=datetime.now(UTC) - timedelta(hours=1))  # handed to SMTP, then died
+    requeued, failed = await recover_lost_copies(settings)
     assert requeued >= 1 and failed >= 1
     await email_status(lost.email_id, EmailStatus.SENT)  # type: ignore[attr-defined]
     assert len(await mail_from(smtp_server, user.email)) == 1

@@ -50,15 +50,16 @@ def start_send_sweep_schedule(runtime: Runtime) -> str:
 
 @dramatiq.actor(queue_name="housekeeping", max_retries=0)
 async def sweep_send_queue(chain: str | None = None) -> None:
-    """Every minute: re-enqueue copies whose job was lost, fail interrupted ones."""
+    """Every minute: re-enqueue copies whose job was lost or whose worker died before
+    sending them, fail interrupted ones."""
     settings = current_runtime().settings
     if chain is not None and not await is_current(settings, _SWEEP_JOB, chain):
         return
     try:
-        requeued, interrupted = await recover_lost_copies()
+        requeued, interrupted = await recover_lost_copies(settings)
         if requeued or interrupted:
-            log.warning("send sweep: %d lost copy job(s) enqueued again, %d interrupted "
-                        "copy(ies) failed", requeued, interrupted)
+            log.warning("send sweep: %d lost or never-sent copy job(s) enqueued again, %d "
+                        "interrupted copy(ies) failed", requeued, interrupted)
     finally:
         if chain is not None:
             await continue_chain(_SWEEP_JOB, chain, SWEEP_INTERVAL_MS)
