@@ -17,6 +17,7 @@ wire hits), so a flood costs one ``XADD`` per batch, as before.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -33,6 +34,7 @@ from plugin.settings import Settings
 
 __all__ = [
     "CLAIM_IDLE_MS",
+    "GATHER_SECONDS",
     "GROUP",
     "Delivery",
     "StreamSource",
@@ -49,6 +51,13 @@ GROUP = "ingest"
 CLAIM_IDLE_MS = 30_000
 _CLAIM_EVERY_SECONDS = 10.0
 _MAX_ENTRIES = 500
+# Under a steady stream, batches are read at most this often (as the embedded consumer
+# does, plugin.tracking.consumer.GATHER_SECONDS): a recorded batch costs the worker
+# several ms whatever its size (its statements, the bell's message and transaction, the
+# live publish), so at a few thousand opens/s batches of a few dozen hits spent more of
+# the core than the hits. A hit after a quiet spell is still read at once, and a read
+# that found a full batch is followed by the next at once.
+GATHER_SECONDS = 0.1
 
 
 def stream_key(settings: Settings) -> str:
@@ -103,11 +112,15 @@ class StreamSource:
         *,
         consumer: str | None = None,
         claim_idle_ms: int = CLAIM_IDLE_MS,
+        gather_seconds: float = GATHER_SECONDS,
     ) -> None:
         self.redis = redis
         self.key = key
         self.consumer = consumer or consumer_name()
         self.claim_idle_ms = claim_idle_ms
+        self.gather_seconds = gather_seconds
+        self._last_read = float("-inf")  # when the last read that found hits returned
+        self._last_full = False  # whether it found a full batch (a backlog: read on)
         self._entries = 50  # entries per read, adapted to the hits an entry carries
         self._claim_cursor = "0-0"
         self._claim_due = 0.0  # at start: take over at once what a dead worker left
@@ -130,6 +143,9 @@ class StreamSource:
             claimed = await self._claim_idle(max_hits)
             if claimed is not None:
                 return claimed
+            since = time.monotonic() - self._last_read
+            if since < self.gather_seconds and not self._last_full:
+                await asyncio.sleep(self.gather_seconds - since)
             reply: Any = await self.redis.xreadgroup(
                 GROUP, self.consumer, {self.key: ">"}, count=self._entries, block=block_ms
             )
@@ -143,6 +159,8 @@ class StreamSource:
         delivery = Delivery(hits=[])
         for _stream, entries in reply:
             _decode(entries, delivery)
+        self._last_full = len(delivery.receipts) >= self._entries
+        self._last_read = time.monotonic()
         self._adapt(len(delivery.receipts), len(delivery.hits), max_hits)
         return delivery
 

@@ -260,3 +260,39 @@ async def test_live_messages_carry_the_stored_rows_without_reading_them_back(
             assert event["source"] == str(getattr(row["source"], "value", row["source"]))
             assert datetime.fromisoformat(event["occurredAt"]) == row["occurred_at"]
         assert sum(not event["duplicate"] for event in published) == 3  # three clients
+
+
+async def test_the_stream_gathers_a_steady_stream_but_reads_a_lone_hit_or_a_backlog_at_once(
+    settings: Any, redis_client: Any
+) -> None:
+    key = f"{settings.redis_prefix}:test-hits:{uuid.uuid4().hex[:8]}"
+    sink = stream_sink(redis_client, key)
+    try:
+        source = StreamSource(redis_client, key, consumer="c", gather_seconds=1.5)
+        await sink([{"id": 0}])  # a lone hit: read at once
+        started = time.monotonic()
+        first = await source.fetch(max_hits=1000, block_ms=1000)
+        assert first is not None and time.monotonic() - started < 1.0
+        await sink([{"id": 1}])  # right after a batch: the read waits and gathers
+        reading = asyncio.create_task(source.fetch(max_hits=1000, block_ms=1000))
+        await asyncio.sleep(0.3)
+        assert not reading.done()
+        await sink([{"id": 2}])
+        second = await asyncio.wait_for(reading, 30)
+        assert second is not None and [h["id"] for h in second.hits] == [1, 2]
+
+        backlog = StreamSource(redis_client, key, consumer="b", gather_seconds=3600)
+        for n in range(3, 3 + 120):  # more entries than one read takes: read on at once
+            await sink([{"id": n}])
+        full = await backlog.fetch(max_hits=50, block_ms=1000)
+        assert full is not None and len(full.receipts) == 50
+        rest = await asyncio.wait_for(backlog.fetch(max_hits=50, block_ms=1000), 5)
+        assert rest is not None and len(rest.hits) == 50
+
+        await asyncio.sleep(1.6)  # a quiet spell longer than the gathering: at once again
+        await sink([{"id": "late"}])
+        started = time.monotonic()
+        late = await source.fetch(max_hits=1000, block_ms=1000)
+        assert late is not None and time.monotonic() - started < 1.0
+    finally:
+        await redis_client.delete(key)
