@@ -358,9 +358,14 @@ def _version() -> str:
 
 
 def _prepare_process(settings: Settings, command: str) -> None:
-    """Logging for every command; shared metrics for the long-running ones."""
+    """Logging for every command; the allocator and shared metrics for the long-running ones."""
     from plugin.observability.logs import configure_logging
 
+    if command in ("serve", "worker"):
+        from plugin.allocator import fix_mmap_threshold
+
+        # Before granian forks its workers: they inherit it.
+        fix_mmap_threshold()
     configure_logging(settings)
     if command in ("serve", "worker") and settings.metrics_dir is not None:
         from plugin.observability.multiprocess import enable
