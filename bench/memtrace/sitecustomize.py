@@ -11,8 +11,11 @@ thread that, every ``MB_MEMTRACE_EVERY`` seconds (default 30), writes to DIR:
 A forked child (granian forks its workers) gets its own thread (os.register_at_fork).
 
 ``MB_MEMTRACE_ONLY=worker`` traces only the processes whose command line contains
-"worker" (the others run at full speed). Nothing here runs unless the variable is
-set; the product code knows nothing of it.
+"worker" (the others run at full speed). ``MB_MEMTRACE_KIND=malloc`` writes glibc's
+``malloc_info`` instead (``<pid>-<n>.malloc``: per arena, the memory it holds from the
+system and how much of it is free chunks), without tracemalloc: the process runs at
+full speed, so the soak's RSS figures stay valid (read with bench/memtrace/arenas.py).
+Nothing here runs unless the variable is set; the product code knows nothing of it.
 """
 
 from __future__ import annotations
@@ -35,6 +38,9 @@ def _start(directory: str) -> None:
     if only and only not in argv:
         return
     every = float(os.environ.get("MB_MEMTRACE_EVERY", "30"))
+    if os.environ.get("MB_MEMTRACE_KIND") == "malloc":
+        _start_malloc_info(directory, every)
+        return
     tracemalloc.start(int(os.environ.get("MB_MEMTRACE_FRAMES", "8")))
     os.makedirs(directory, exist_ok=True)
 
@@ -68,6 +74,48 @@ def _start(directory: str) -> None:
 
     start_thread()
     os.register_at_fork(after_in_child=start_thread)
+
+
+def _malloc_info() -> bytes:
+    """glibc's malloc_info(0) XML, through a memory stream."""
+    import ctypes
+
+    libc = ctypes.CDLL(None)
+    libc.open_memstream.restype = ctypes.c_void_p
+    libc.open_memstream.argtypes = [ctypes.POINTER(ctypes.c_void_p),
+                                    ctypes.POINTER(ctypes.c_size_t)]
+    libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
+    libc.fclose.argtypes = [ctypes.c_void_p]
+    libc.free.argtypes = [ctypes.c_void_p]
+    buf, size = ctypes.c_void_p(), ctypes.c_size_t()
+    stream = libc.open_memstream(ctypes.byref(buf), ctypes.byref(size))
+    libc.malloc_info(0, stream)
+    libc.fclose(stream)
+    try:
+        return ctypes.string_at(buf.value, size.value) if buf.value else b""
+    finally:
+        libc.free(buf)
+
+
+def _start_malloc_info(directory: str, every: float) -> None:
+    import sys
+    import threading
+    import time
+
+    os.makedirs(directory, exist_ok=True)
+
+    def loop() -> None:
+        n = 0
+        while True:
+            time.sleep(every)
+            n += 1
+            try:
+                with open(os.path.join(directory, f"{os.getpid()}-{n:03d}.malloc"), "wb") as out:
+                    out.write(_malloc_info())
+            except Exception as exc:  # a dying process: nothing to report
+                print(f"memtrace: {exc!r}", file=sys.stderr)
+
+    threading.Thread(target=loop, name="memtrace", daemon=True).start()
 
 
 if _DIR:
