@@ -158,7 +158,7 @@ async def publish(settings: Settings, items: Sequence[tuple[int, Message]]) -> N
         for user_id, messages in per_user.items()
     ]
     try:
-        await asyncio.to_thread(_publisher(settings.redis_url).publish_many, encoded)
+        await _publisher(settings.redis_url).publish(encoded)
     except Exception as exc:  # best-effort: the records are committed, the pipeline goes on
         log.warning("live: publishing %d message(s) failed: %s", len(items), exc)
 

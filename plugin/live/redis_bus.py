@@ -7,8 +7,8 @@ with exponential backoff and subscribes again to every channel still wanted.
 Redis pub/sub is fire-and-forget: what is published while the connection is
 down is not replayed (the events themselves are in the database).
 
-``RedisPublisher`` publishes from any thread or loop (Dramatiq workers, the
-app): a synchronous client with a thread-safe pool, called through a thread.
+``RedisPublisher`` publishes from any loop (Dramatiq workers, the app): a
+synchronous client driven by one thread of its own.
 
 Payloads: one user's single message is its JSON object; several published
 together travel as one ``{"type": "batch", "messages": [...]}`` (one PUBLISH, one
@@ -23,6 +23,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import redis
@@ -200,15 +201,27 @@ class RedisFanIn:
 
 
 class RedisPublisher:
-    """Publishes JSON messages on user channels; usable from any thread."""
+    """Publishes JSON messages on user channels, from one thread of its own.
+
+    One thread, so one connection (opened at the first publish), and payloads leave
+    in the order they were handed over. Through the loop's default executor instead,
+    a busy worker's publishes ran on up to its six threads at once, each taking a
+    connection of the client's unbounded pool: one more at each new peak, for good
+    (2 -> 5 over a soak's minutes, bench/README.md "Soak").
+    """
 
     def __init__(self, url: str) -> None:
         self._client = redis.Redis.from_url(
             url, socket_connect_timeout=2, socket_timeout=2, health_check_interval=30
         )
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mb-live-publish")
+
+    async def publish(self, items: Sequence[tuple[str, str]]) -> None:
+        """``publish_many`` on the publisher's thread, awaited from any event loop."""
+        await asyncio.wrap_future(self._thread.submit(self.publish_many, items))
 
     def publish_many(self, items: Sequence[tuple[str, str]]) -> None:
-        """Publish ``(channel, json)`` pairs in one round trip."""
+        """Publish ``(channel, json)`` pairs in one round trip (blocking)."""
         if len(items) == 1:
             self._client.publish(*items[0])
             return
@@ -218,4 +231,5 @@ class RedisPublisher:
             pipe.execute()
 
     def close(self) -> None:
+        self._thread.shutdown(wait=True)  # what was handed over still goes out
         self._client.close()
