@@ -7,7 +7,9 @@ fsynced spool line in the embedded mode); when idle a lone hit is flushed at
 once, so waiting costs about one round trip, never a timer.
 
 - Distributed: one ``XADD`` of the batch to the Redis hit stream (one round trip
-  per batch; see plugin.tracking.hit_stream).
+  per batch; see plugin.tracking.hit_stream), on a client of the hand-off's own:
+  one flusher, so one connection, never waiting behind the process's other Redis
+  calls (the API's), nor adding a connection to their pool each time they overlap.
 - Embedded: the batch is appended to the spool (fsync) and then given to the
   in-process consumer's queue; the spool forgets it once it is recorded.
 
@@ -25,6 +27,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from dramatiq import Message
+from redis.asyncio import Redis
 
 from plugin.observability.metrics import observe_handoff_batch
 from plugin.runtime import Runtime
@@ -154,6 +157,7 @@ def _spool_sink(spool: Spool, local: LocalSource) -> Sink:
 _active: GroupCommit | None = None
 _spool: Spool | None = None
 _local: LocalSource | None = None
+_redis: Redis | None = None
 
 
 def current_handoff() -> GroupCommit | None:
@@ -168,7 +172,7 @@ def local_source() -> LocalSource | None:
 
 def start_handoff(runtime: Runtime) -> GroupCommit:
     """Start this process's hand-off: the Redis hit stream, or spool + memory queue embedded."""
-    global _active, _spool, _local
+    global _active, _spool, _local, _redis
     settings = runtime.settings
     if settings.embedded:
         spool = Spool(settings.data_dir / "spool")
@@ -182,17 +186,21 @@ def start_handoff(runtime: Runtime) -> GroupCommit:
         _spool, _local = spool, local
         _active = GroupCommit(_spool_sink(spool, local))
     else:
-        assert runtime.redis is not None
-        _active = GroupCommit(stream_sink(runtime.redis, stream_key(settings)))
+        assert settings.redis_url is not None
+        _redis = Redis.from_url(settings.redis_url)
+        _active = GroupCommit(stream_sink(_redis, stream_key(settings)))
     return _active
 
 
 async def stop_handoff() -> None:
     """Flush what is buffered and stop taking hits."""
-    global _active, _spool, _local
+    global _active, _spool, _local, _redis
     if _active is not None:
         await _active.close()
     _active = None
     if _spool is not None:
         _spool.close()
     _spool, _local = None, None
+    if _redis is not None:
+        await _redis.aclose()
+    _redis = None

@@ -4,6 +4,7 @@ records them."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import signal
 import sys
@@ -11,10 +12,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import dramatiq
 import pytest
+from redis.asyncio import Redis
 
+from plugin.runtime import Runtime
 from plugin.sending.models import SentEmail
-from plugin.tracking.handoff import GroupCommit
+from plugin.tracking import handoff
+from plugin.tracking.handoff import GroupCommit, start_handoff, stop_handoff
 from plugin.tracking.hit_stream import stream_key, stream_sink
 from plugin.tracking.self_clients import RedisSelfClients
 from tests.conftest import REDIS_URL, UserFactory
@@ -33,6 +38,31 @@ async def test_the_self_store_is_shared_through_redis(settings: Any, redis_clien
     keys = [key async for key in redis_client.scan_iter(match=f"{settings.redis_prefix}:self:*")]
     assert keys and all(b"192.0.2.1" not in key for key in keys)  # hashed, never the address
     assert 0 < await redis_client.ttl(keys[0]) <= settings.self_window_hours * 3600
+
+
+def _connections(client: Redis) -> int:
+    pool = client.connection_pool
+    return len(pool._available_connections) + len(pool._in_use_connections)
+
+
+async def test_the_hand_off_writes_on_one_connection_of_its_own(
+    settings: Any, redis_client: Any
+) -> None:
+    config = dataclasses.replace(
+        settings, redis_url=REDIS_URL, redis_prefix=f"{settings.redis_prefix}:own-connection"
+    )
+    shared = Redis.from_url(REDIS_URL)  # the process's client (API calls, health, metrics)
+    commit = start_handoff(Runtime(settings=config, broker=dramatiq.get_broker(), redis=shared))
+    try:
+        # Hits arriving together while the process's other Redis calls run alongside.
+        await asyncio.gather(*(commit.submit({"n": n}) for n in range(300)),
+                             *(shared.set(f"{config.redis_prefix}:x{n}", n) for n in range(30)))
+        assert commit.hits == 300
+        assert handoff._redis is not None and _connections(handoff._redis) == 1
+        assert await redis_client.xlen(stream_key(config)) == commit.batches
+    finally:
+        await stop_handoff()
+        await shared.aclose()
 
 
 @pytest.mark.slow
