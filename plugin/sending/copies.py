@@ -10,6 +10,7 @@ the worker sends what comes back as it is.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -17,7 +18,7 @@ from email.message import EmailMessage
 from consent.footer import with_footer
 from plugin.sending.compose import instrument_copy
 from plugin.sending.mime import MessageTemplate, build_message
-from plugin.sending.wire import Flat, flatten_for
+from plugin.sending.wire import Flat, needs_smtputf8
 from plugin.settings import Settings
 
 __all__ = ["CopyToBuild", "EmailToBuild", "build_clean_copy", "build_copies"]
@@ -59,10 +60,7 @@ def build_copies(
 
     ``indexes`` (destination -> link index) as ``instrument_copy`` takes it.
     """
-    template = MessageTemplate(
-        sender_name=email.sender_name, sender_address=email.from_address, to=email.to,
-        cc=email.cc, subject=email.subject,
-    )
+    template = _template_for(email)
     built: list[EmailMessage | Flat] = []
     for copy in copies:
         bodies = instrument_copy(
@@ -71,10 +69,38 @@ def build_copies(
             settings=settings,
         )
         html, text = with_footer(bodies.html, bodies.text, copy.footer)
-        message = template.build(text=text, html=html, message_id=copy.message_id)
-        built.append(message if envelope_sender is None
-                     else flatten_for(message, envelope_sender, copy.recipients))
+        if envelope_sender is None:
+            built.append(template.build(text=text, html=html, message_id=copy.message_id))
+            continue
+        smtputf8 = needs_smtputf8(envelope_sender, copy.recipients)
+        data = template.wire(text=text, html=html, message_id=copy.message_id,
+                             smtputf8=smtputf8)
+        built.append(Flat(data=data, smtputf8=smtputf8, message_id=copy.message_id))
     return built
+
+
+# A pool process keeps the templates of the emails it built copies of lately: the groups of
+# one send come in turn, and a template (its headers made, its skeletons flattened) costs
+# as much as a few copies. Kept briefly: a template's Date is when it was made.
+TEMPLATE_SECONDS = 30.0
+_TEMPLATES_KEPT = 8
+_templates: dict[tuple[object, ...], tuple[float, MessageTemplate]] = {}
+
+
+def _template_for(email: EmailToBuild) -> MessageTemplate:
+    key = (email.sender_name, email.from_address, tuple(email.to), tuple(email.cc),
+           email.subject)
+    now = time.monotonic()
+    kept = _templates.get(key)
+    if kept is not None and now - kept[0] < TEMPLATE_SECONDS:
+        return kept[1]
+    for old, (made, _) in list(_templates.items()):
+        if now - made >= TEMPLATE_SECONDS or len(_templates) >= _TEMPLATES_KEPT:
+            del _templates[old]
+    template = MessageTemplate(sender_name=email.sender_name, sender_address=email.from_address,
+                               to=email.to, cc=email.cc, subject=email.subject)
+    _templates[key] = (now, template)
+    return template
 
 
 def build_clean_copy(

@@ -9,7 +9,9 @@ exist only in the SMTP envelope.
 from __future__ import annotations
 
 import functools
+import random
 import secrets
+import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from email import policy, quoprimime
@@ -96,6 +98,7 @@ class MessageTemplate:
                         "to": to, "cc": cc, "subject": subject,
                         "date": date or datetime.now(UTC)}
         self._templates: dict[tuple[bool, bool], EmailMessage] = {}
+        self._skeletons: dict[tuple[bool, bool, bool, int], list[bytes] | None] = {}
 
     def build(self, *, text: str | None, html: str | None, message_id: str) -> EmailMessage:
         """The message ``build_message`` makes with these bodies and this Message-ID."""
@@ -119,13 +122,94 @@ class MessageTemplate:
         return msg
 
 
+    def wire(
+        self, *, text: str | None, html: str | None, message_id: str, smtputf8: bool
+    ) -> bytes:
+        """``build(...)`` flattened for SMTP (headers for SMTPUTF8 or ASCII, CRLF, a 7-bit
+        body): the bytes ``email``'s generator writes for it, its MIME boundary drawn as
+        the generator draws one.
+
+        The generator folds every header again and compiles a pattern to check the
+        boundary, per message (most of a copy's remaining MIME cost). The copies are cut
+        from the flattened skeleton of their shape instead; quoted-printable bodies never
+        contain a boundary ("=" is encoded).
+        """
+        shape = (text is not None, html is not None, smtputf8, len(message_id))
+        pieces = None
+        if (text is not None or html is not None) and _plain_id(message_id):
+            if shape not in self._skeletons:
+                self._skeletons[shape] = self._skeleton(*shape)
+            pieces = self._skeletons[shape]
+        if pieces is None:
+            return _flatten(self.build(text=text, html=html, message_id=message_id), smtputf8)
+        boundary = _new_boundary().encode("ascii")
+        fills = [message_id.encode("ascii")] + [
+            _quoted_printable(body).replace("\n", "\r\n").encode("ascii")
+            for body in (text, html) if body is not None
+        ]
+        out = [pieces[0].replace(_BOUNDARY_MARK, boundary)]
+        for fill, piece in zip(fills, pieces[1:], strict=True):
+            out += [fill, piece.replace(_BOUNDARY_MARK, boundary)]
+        return b"".join(out)
+
+    def _skeleton(
+        self, text: bool, html: bool, smtputf8: bool, id_length: int
+    ) -> list[bytes] | None:
+        """The flattened message of this shape cut around its Message-ID and bodies; None
+        if a mark is not found exactly once (then copies are flattened whole)."""
+        id_mark = "<" + ("MBID" * id_length)[: id_length - 2] + ">"
+        message = self.build(text=_TEXT_MARK if text else None,
+                             html=_HTML_MARK if html else None, message_id=id_mark)
+        if message.is_multipart():
+            message.set_boundary(_BOUNDARY_MARK.decode("ascii"))
+        rest = _flatten(message, smtputf8)
+        marks = [id_mark.encode("ascii")] + [
+            _quoted_printable(mark).replace("\n", "\r\n").encode("ascii")
+            for mark, present in ((_TEXT_MARK, text), (_HTML_MARK, html)) if present
+        ]
+        pieces = []
+        for mark in marks:
+            before, found, rest = rest.partition(mark)
+            if not found or mark in rest or mark in before:
+                return None
+            pieces.append(before)
+        return [*pieces, rest]
+
+
+# What the skeletons carry instead of a copy's own Message-ID, bodies and boundary (the
+# boundary as long as the generator's: the header folds the same).
+_TEXT_MARK = "MBTEXTMARK"
+_HTML_MARK = "MBHTMLMARK"
+_BOUNDARY_MARK = ("=" * 15 + "0" * len(repr(sys.maxsize - 1)) + "==").encode("ascii")
+
+
+def _new_boundary() -> str:
+    """A MIME boundary as ``email.generator`` draws one."""
+    token = random.randrange(sys.maxsize)  # noqa: S311 - the generator's own way
+    return "=" * 15 + f"{token:0{len(repr(sys.maxsize - 1))}d}" + "=="
+
+
+def _plain_id(message_id: str) -> bool:
+    """A Message-ID the generator writes on one line as it is."""
+    return (message_id.isascii() and message_id.isprintable() and " " not in message_id
+            and 3 <= len(message_id) <= 64)
+
+
+def _flatten(message: EmailMessage, smtputf8: bool) -> bytes:
+    """What aiosmtplib's ``flatten_message`` writes for a message without Bcc."""
+    return message.as_bytes(policy=policy.SMTP.clone(utf8=smtputf8, cte_type="7bit"))
+
+
 def _headers_of(template: EmailMessage, *, message_id: str | None = None) -> EmailMessage:
     """A new message with ``template``'s headers (the same objects: headers are immutable),
-    its Message-ID replaced."""
+    its Message-ID replaced (as is when the generator writes it so anyway, else parsed as
+    ``msg["Message-ID"] = ...`` parses it)."""
     msg = EmailMessage(policy=policy.SMTP)
     for name, value in template.raw_items():
-        msg.set_raw(name, message_id if message_id is not None and name == "Message-ID"
-                    else value)
+        if message_id is not None and name == "Message-ID":
+            value = message_id if _plain_id(message_id) else policy.SMTP.header_factory(
+                name, message_id)
+        msg.set_raw(name, value)
     return msg
 
 

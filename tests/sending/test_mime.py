@@ -35,12 +35,12 @@ def _bytes(message: Any, seed: int) -> bytes:
 def test_a_templates_copies_are_what_build_message_makes(text: Any, html: Any) -> None:
     template = MessageTemplate(**FIELDS)
     for n, message_id in enumerate([new_message_id("t.example.com"),
-                                    f"<{'m' * 90}@a-long-domain.example>"]):
+                                    f"<{'m' * 90}@a-long-domain.example>", "<x y@z>"]):
         body_html = html and html.replace("Hällo", f"Hällo {n}")
         built = template.build(text=text, html=body_html, message_id=message_id)
         expected = build_message(**FIELDS, text=text, html=body_html, message_id=message_id)
         assert _bytes(built, n) == _bytes(expected, n)
-        assert built["Message-ID"] == message_id
+        assert built["Message-ID"] == expected["Message-ID"]
 
 
 def test_a_copy_flattened_ahead_is_what_aiosmtplib_would_send() -> None:
@@ -82,3 +82,31 @@ def test_prepare_sends_a_flat_copy_as_it_is_and_only_for_its_envelope() -> None:
     with pytest.raises(aiosmtplib.SMTPNotSupported):
         prepare(_Client(), flatten_for(message, "zoe@example.com", ["jörg@bücher.example"]),  # type: ignore[arg-type]
                 "zoe@example.com", ["jörg@bücher.example"])
+
+
+@pytest.mark.parametrize(("text", "html"), [(TEXT, HTML), (None, HTML), (TEXT, None)],
+                         ids=["both", "html", "text"])
+@pytest.mark.parametrize("recipient", ["r0@example.com", "jörg@bücher.example"],
+                         ids=["ascii", "smtputf8"])
+def test_a_copy_cut_from_its_skeleton_is_the_generators_bytes(
+    text: Any, html: Any, recipient: str
+) -> None:
+    template = MessageTemplate(**FIELDS)
+    ids = [new_message_id("t.example.com"), new_message_id("t.example.com"),
+           f"<{'m' * 90}@a-long-domain.example>", "<x y@z>"]  # the last two: flattened whole
+    for n, message_id in enumerate(ids):
+        body_html = html and html.replace("Hällo", f"Hällo {n}")
+        flat = flatten_for(build_message(**FIELDS, text=text, html=body_html,
+                                         message_id=message_id), "zoe@example.com", [recipient])
+        random.seed(n)
+        cut = template.wire(text=text, html=body_html, message_id=message_id,
+                            smtputf8=flat.smtputf8)
+        random.seed(n)
+        expected = flatten_for(build_message(**FIELDS, text=text, html=body_html,
+                                             message_id=message_id), "zoe@example.com",
+                               [recipient])
+        assert cut == expected.data
+    # Each copy its own boundary.
+    first, second = (template.wire(text=TEXT, html=HTML, message_id=ids[0], smtputf8=False)
+                     for _ in range(2))
+    assert first != second and len(first) == len(second)
