@@ -180,6 +180,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
     from plugin.composition import start_runtime
     from plugin.cpu import configure_cpu_pool, shutdown_cpu_pool
+    from plugin.heap import freeze_startup_heap
     from plugin.tracking.pipeline import start_consumer
 
     if settings.embedded:
@@ -204,6 +205,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     worker.start()
     # Hits come from the Redis hit stream, batched at this consumer; Dramatiq runs the rest.
     consumer = start_consumer(runtime)
+    freeze_startup_heap()
     print(f"mailbeacon worker: {args.threads} thread(s) on {settings.redis_prefix}", flush=True)
     stop.wait()
     consumer.stop()  # records and acknowledges the batch in hand, returns what it cannot
