@@ -207,7 +207,7 @@ class RedisPublisher:
     in the order they were handed over. Through the loop's default executor instead,
     a busy worker's publishes ran on up to its six threads at once, each taking a
     connection of the client's unbounded pool: one more at each new peak, for good
-    (2 -> 5 over a soak's minutes, bench/README.md "Soak").
+    (2 -> 4 over a soak's first minutes, bench/README.md "Soak").
     """
 
     def __init__(self, url: str) -> None:
