@@ -45,6 +45,7 @@ __all__ = [
     "record_message",
     "start_handoff",
     "stop_handoff",
+    "stream_handoff",
 ]
 
 log = logging.getLogger(__name__)
@@ -187,9 +188,15 @@ def start_handoff(runtime: Runtime) -> GroupCommit:
         _active = GroupCommit(_spool_sink(spool, local))
     else:
         assert settings.redis_url is not None
-        _redis = Redis.from_url(settings.redis_url)
-        _active = GroupCommit(stream_sink(_redis, stream_key(settings)))
+        _active, _redis = stream_handoff(settings.redis_url, stream_key(settings))
     return _active
+
+
+def stream_handoff(redis_url: str, key: str) -> tuple[GroupCommit, Redis]:
+    """The distributed hand-off to the stream ``key``, on a Redis client of its own (the
+    caller closes both)."""
+    client = Redis.from_url(redis_url)
+    return GroupCommit(stream_sink(client, key)), client
 
 
 async def stop_handoff() -> None:

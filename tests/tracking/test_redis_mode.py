@@ -4,7 +4,6 @@ records them."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
 import signal
 import sys
@@ -12,14 +11,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import dramatiq
 import pytest
 from redis.asyncio import Redis
 
-from plugin.runtime import Runtime
 from plugin.sending.models import SentEmail
-from plugin.tracking import handoff
-from plugin.tracking.handoff import GroupCommit, start_handoff, stop_handoff
+from plugin.tracking.handoff import GroupCommit, stream_handoff
 from plugin.tracking.hit_stream import stream_key, stream_sink
 from plugin.tracking.self_clients import RedisSelfClients
 from tests.conftest import REDIS_URL, UserFactory
@@ -48,20 +44,19 @@ def _connections(client: Redis) -> int:
 async def test_the_hand_off_writes_on_one_connection_of_its_own(
     settings: Any, redis_client: Any
 ) -> None:
-    config = dataclasses.replace(
-        settings, redis_url=REDIS_URL, redis_prefix=f"{settings.redis_prefix}:own-connection"
-    )
+    key = f"{settings.redis_prefix}:own-connection:hits"
+    commit, client = stream_handoff(REDIS_URL, key)
     shared = Redis.from_url(REDIS_URL)  # the process's client (API calls, health, metrics)
-    commit = start_handoff(Runtime(settings=config, broker=dramatiq.get_broker(), redis=shared))
     try:
         # Hits arriving together while the process's other Redis calls run alongside.
         await asyncio.gather(*(commit.submit({"n": n}) for n in range(300)),
-                             *(shared.set(f"{config.redis_prefix}:x{n}", n) for n in range(30)))
+                             *(shared.set(f"{key}:x{n}", n) for n in range(30)))
         assert commit.hits == 300
-        assert handoff._redis is not None and _connections(handoff._redis) == 1
-        assert await redis_client.xlen(stream_key(config)) == commit.batches
+        assert _connections(client) == 1
+        assert await redis_client.xlen(key) == commit.batches
     finally:
-        await stop_handoff()
+        await commit.close()
+        await client.aclose()
         await shared.aclose()
 
 
