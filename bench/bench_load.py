@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python bench/bench_load.py [--targets distributed,embedded,naive]
         [--shapes spread,hot] [--rates 50,200,500,1000,2000,5000] [--duration 15]
-        [--drain-cap 20] [--lone 0 --quiet 60]
+        [--drain-cap 20] [--lone 0 --quiet 60] [--no-subscriber]
 
 For every target and shape (each in its own process), the servers start pinned to
 CPU 0 (``taskset -c 0``) and this load generator pins itself to CPU 1; PostgreSQL
@@ -25,7 +25,10 @@ Thunderbird user agent: every hit is a counted human open. Reported: answered
 (200s), answer p50/p99 (from when the hit was due), counted, p50/p99 lag from the
 hit being due to it being counted (the user's summed ``open_count``, sampled
 every 20 ms) and to a trackingEvents subscriber (one WebSocket, the owner), and
-the time to drain (last hit due -> everything answered counted). The ladder stops
+the time to drain (last hit due -> everything answered counted), and the CPU time
+the pinned processes (and their children) used per answered hit over the rung: the
+core's budget per hit, which bounds the sustainable rate whatever the machine's
+load (``--no-subscriber``: without the live subscriber). The ladder stops
 for a target and shape once a rate does not drain within ``--drain-cap`` s.
 
 ``--lone N --quiet S`` (distributed and embedded): afterwards, N single opens,
@@ -110,6 +113,19 @@ class Setup:
                                    stdout=log, stderr=subprocess.STDOUT)
         log.close()
         self.processes.append((role, process))
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by the pinned processes and their children."""
+        from soak_probe import process_tree
+
+        ticks = 0
+        for _, process in self.processes:
+            for pid in process_tree(process.pid):
+                with contextlib.suppress(OSError, IndexError, ValueError):
+                    stat = Path(f"/proc/{pid}/stat").read_text()
+                    fields = stat[stat.rindex(")") + 2:].split()
+                    ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks / os.sysconf("SC_CLK_TCK")
 
     async def stop(self) -> None:
         from soak_probe import process_tree
@@ -331,7 +347,7 @@ async def ladder(setup: Setup, args: argparse.Namespace) -> list[dict[str, Any]]
     await load.warm(64)
     poller = Poller(setup.read_total)
     poller.start()
-    subscriber = SubscriberClock() if setup.token else None
+    subscriber = SubscriberClock() if setup.token and not args.no_subscriber else None
     try:
         return await _steps(setup, args, load, poller, subscriber)
     finally:
@@ -357,6 +373,7 @@ async def _steps(setup: Setup, args: argparse.Namespace, load: OpenLoop, poller:
     for rate in args.rates:
         base = poller.latest()
         seen = len(subscriber.arrivals) if subscriber else 0
+        cpu_before = setup.cpu_seconds()
         hits = await load.run(rate, args.duration, pixel_request(setup.paths, host), first)
         first += len(hits.due)
         answered = hits.answered()
@@ -370,6 +387,7 @@ async def _steps(setup: Setup, args: argparse.Namespace, load: OpenLoop, poller:
             deadline = time.monotonic() + 5
             while len(subscriber.arrivals) < seen + len(answered) and time.monotonic() < deadline:
                 await asyncio.sleep(0.02)
+        cpu_used = setup.cpu_seconds() - cpu_before
         due = [hits.due[i] for i in answered]
         result = {
             "rate": rate, "sent": len(hits.due), "answered": len(answered),
@@ -380,6 +398,8 @@ async def _steps(setup: Setup, args: argparse.Namespace, load: OpenLoop, poller:
             "live_lag": summary(lags(due, lambda k, s=seen: subscriber.reached(s + k)))
             if subscriber else None,
             "drain_s": drain_s, "connections": load.connections,
+            # The pinned core's work per hit, from the first hit to drained (and seen live).
+            "cpu_us_per_hit": cpu_used / max(1, len(answered)) * 1e6,
         }
         results.append(result)
         print(_row(args.label, result), flush=True)
@@ -423,7 +443,8 @@ def _ms(part: dict[str, Any] | None) -> str:
 def _row(label: str, r: dict[str, Any]) -> str:
     return (f"  {label} {r['rate']:>5}/s: answered {r['answered']}/{r['sent']}, answer p50/p99 "
             f"{_ms(r['answer'])} ms, counted {r['counted']}, lag to counted {_ms(r['counted_lag'])}"
-            f" ms, to subscriber {_ms(r['live_lag'])} ms, drain {r['drain_s']:.1f} s")
+            f" ms, to subscriber {_ms(r['live_lag'])} ms, drain {r['drain_s']:.1f} s, "
+            f"pinned CPU {r['cpu_us_per_hit']:.0f} µs/hit")
 
 
 async def run_one(args: argparse.Namespace) -> None:
@@ -453,6 +474,8 @@ def main() -> None:
     parser.add_argument("--worker-threads", type=int, default=8)
     parser.add_argument("--lone", type=int, default=0, help="lone opens after the ladder")
     parser.add_argument("--quiet", type=float, default=60, help="seconds before each lone open")
+    parser.add_argument("--no-subscriber", action="store_true",
+                        help="no trackingEvents subscriber (what live delivery costs the server)")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.rates = [float(r) for r in args.rates.split(",")]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -19,6 +18,7 @@ from plugin.composition import install_gates, start_runtime, stop_runtime
 from plugin.console.routes import console_routes
 from plugin.cpu import configure_cpu_pool, shutdown_cpu_pool
 from plugin.db import ensure_migrated, open_orm
+from plugin.heap import freeze_startup_heap, thaw_startup_heap
 from plugin.live.bus import start_live, stop_live
 from plugin.observability.access_log import AccessLog, AccessWriter
 from plugin.observability.exposition import metrics_routes
@@ -70,14 +70,11 @@ def lifespan_for(settings: Settings, *, embedded_worker: bool | None = None):  #
             start_handoff(runtime)
             consumer = start_consumer(runtime) if run_worker_here else None
             live = await start_live(settings)
-            # The start-up heap (schema, ORM, imports) never becomes garbage: keep the
-            # collector's full passes from walking it under load (they cost ~40 ms of p99).
-            gc.collect()
-            gc.freeze()
+            freeze_startup_heap()
             try:
                 yield
             finally:
-                gc.unfreeze()  # (a test run or host app starts this lifespan again)
+                thaw_startup_heap()  # (a test run or host app starts this lifespan again)
                 # Live first: subscribers end before the workers that feed them stop.
                 await stop_live(live)
                 if consumer is not None:  # finishes the batch in hand; the rest stays spooled

@@ -180,6 +180,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
     from plugin.composition import start_runtime
     from plugin.cpu import configure_cpu_pool, shutdown_cpu_pool
+    from plugin.heap import freeze_startup_heap
     from plugin.tracking.pipeline import start_consumer
     from workers.periodic import WATCH_SECONDS, restore_lost_chains
 
@@ -205,6 +206,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     worker.start()
     # Hits come from the Redis hit stream, batched at this consumer; Dramatiq runs the rest.
     consumer = start_consumer(runtime)
+    freeze_startup_heap()
     print(f"mailbeacon worker: {args.threads} thread(s) on {settings.redis_prefix}", flush=True)
     while not stop.wait(WATCH_SECONDS):
         try:
