@@ -27,6 +27,7 @@ from plugin.settings import Settings
 
 __all__ = [
     "MODEL_MODULES",
+    "database_unavailable",
     "ensure_migrated",
     "migrate",
     "open_orm",
@@ -114,6 +115,22 @@ def _failed_begin_gives_the_connection_back() -> None:
 
 
 _failed_begin_gives_the_connection_back()
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what raised it) says the database cannot be reached right now
+    (refused, cut, shutting down or starting up), rather than a fault of the request."""
+    from asyncpg.exceptions import OperatorInterventionError, PostgresConnectionError
+
+    down = (OSError, TimeoutError, PostgresConnectionError, OperatorInterventionError)
+    seen: BaseException | None = exc
+    for _ in range(5):  # the driver's error is at most a few causes down
+        if seen is None:
+            return False
+        if isinstance(seen, down):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def database_url(settings: Settings) -> str:
