@@ -1,7 +1,7 @@
 """Sends per second: sendEmail mutation -> worker -> accepted by a local SMTP server.
 
 A standalone run: a temporary DATA_DIR and database (SQLite, or a private
-PostgreSQL database with ``--postgres``), the real app under uvicorn on a free
+PostgreSQL database with ``--db postgres``), the real app under uvicorn on a free
 port in embedded mode (in-process Dramatiq worker threads), and an aiosmtpd
 server in its own process that counts what it accepts (bench/smtp_sink.py;
 ``--starttls``: STARTTLS required, with a throwaway self-signed certificate, as
@@ -16,11 +16,13 @@ Two benchmarks:
   runs from posting the mutation to the server accepting its R-th copy. Run
   twice in one go, each in its own process: with the SMTP pool (``SMTP_POOL_SIZE``
   default) and the baseline, one connection per copy (``SMTP_POOL_SIZE=0``);
-  the ratio is printed.
+  the ratio is printed. ``--db both``: on SQLite, then on PostgreSQL; ``--rounds N``:
+  N such comparisons in a row, with their medians (the machine is shared: a ratio
+  is only taken within one round).
 
     .venv/bin/python bench/bench_send.py [--count 300] [--concurrency 8] [--tracked]
     .venv/bin/python bench/bench_send.py --per-recipient 100 [--sends 5] [--starttls]
-        [--rtt-ms 20] [--postgres]
+        [--rtt-ms 20] [--db sqlite|postgres|both] [--rounds N]
 """
 
 from __future__ import annotations
@@ -155,7 +157,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     smtp_port = free_port()
     sink = await _start_sink(smtp_port, tls, args.rtt_ms, not args.no_pipelining)
     following = asyncio.create_task(counter.follow(sink.stdout))
-    database = await _create_pg_database() if args.postgres else None
+    database = await _create_pg_database() if args.db == "postgres" else None
     port = free_port()
     env = {
         "MAILBEACON_ENV": "test", "MAILBEACON_DATA_DIR": str(data_dir),
@@ -274,21 +276,43 @@ def _print(result: dict[str, Any]) -> None:
 
 
 def _compare(args: argparse.Namespace) -> None:
-    """The pooled run and the one-connection-per-copy baseline, each in its own process."""
-    results = {}
-    for name, size in (("pooled", None), ("baseline", 0)):
-        command = [sys.executable, __file__, "--json", "--per-recipient", str(args.per_recipient),
-                   "--sends", str(args.sends)]
-        command += ["--starttls"] * args.starttls + ["--postgres"] * args.postgres
-        command += ["--no-pipelining"] * args.no_pipelining
-        command += ["--rtt-ms", str(args.rtt_ms)]
-        if size is not None:
-            command += ["--pool-size", str(size)]
-        output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-        results[name] = json.loads(output.strip().splitlines()[-1])
-        _print(results[name])
-    ratio = results["baseline"]["median_s"] / results["pooled"]["median_s"]
-    print(f"pooled vs one connection per copy: {ratio:.1f}x faster")
+    """The pooled run and the one-connection-per-copy baseline, each in its own process,
+    on each database asked for, ``--rounds`` times (the ratio within each round)."""
+    databases = ["sqlite", "postgres"] if args.db == "both" else [args.db]
+    ratios: dict[str, list[float]] = {db: [] for db in databases}
+    medians: dict[str, dict[str, list[float]]] = {db: {"pooled": [], "baseline": []}
+                                                  for db in databases}
+    loads: list[float] = []
+    for round_ in range(args.rounds):
+        for db in databases:
+            results = {}
+            for name, size in (("pooled", None), ("baseline", 0)):
+                loads.append(os.getloadavg()[0])
+                command = [sys.executable, __file__, "--json", "--per-recipient",
+                           str(args.per_recipient), "--sends", str(args.sends), "--db", db]
+                command += ["--starttls"] * args.starttls
+                command += ["--no-pipelining"] * args.no_pipelining
+                command += ["--rtt-ms", str(args.rtt_ms)]
+                if size is not None:
+                    command += ["--pool-size", str(size)]
+                output = subprocess.run(command, check=True, capture_output=True,
+                                        text=True).stdout
+                results[name] = json.loads(output.strip().splitlines()[-1])
+                medians[db][name].append(results[name]["median_s"])
+                _print(results[name])
+            ratio = results["baseline"]["median_s"] / results["pooled"]["median_s"]
+            ratios[db].append(ratio)
+            print(f"round {round_ + 1}, {db}: pooled vs one connection per copy: "
+                  f"{ratio:.1f}x faster (load average {loads[-1]:.1f})", flush=True)
+    loads.append(os.getloadavg()[0])
+    if args.rounds > 1:
+        for db in databases:
+            print(f"{db}: median of {args.rounds} rounds: pooled "
+                  f"{statistics.median(medians[db]['pooled']):.2f} s, one connection per "
+                  f"copy {statistics.median(medians[db]['baseline']):.2f} s, ratio "
+                  f"{statistics.median(ratios[db]):.1f}x (rounds: "
+                  f"{', '.join(f'{r:.1f}' for r in ratios[db])}); load average "
+                  f"{min(loads):.1f}-{max(loads):.1f}")
 
 
 def main() -> None:
@@ -304,11 +328,18 @@ def main() -> None:
                         help="the SMTP server this many milliseconds away (a relay adds it)")
     parser.add_argument("--no-pipelining", action="store_true",
                         help="the SMTP server does not advertise ESMTP PIPELINING")
-    parser.add_argument("--postgres", action="store_true",
-                        help="a private PostgreSQL database at 127.0.0.1:5432 instead of SQLite")
+    parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="sqlite",
+                        help="SQLite, a private PostgreSQL database at 127.0.0.1:5432, or "
+                             "both, one after the other in each round")
+    parser.add_argument("--postgres", action="store_const", dest="db", const="postgres",
+                        help="--db postgres")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="per-recipient comparisons, each pooled then baseline")
     parser.add_argument("--pool-size", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.db == "both" and (args.json or not args.per_recipient):
+        parser.error("--db both compares per-recipient sends (--per-recipient R)")
     if args.per_recipient and args.pool_size is None and not args.json:
         _compare(args)
         return

@@ -3,8 +3,9 @@
 Contract with the sending pipeline: for every copy that goes out *tracked*, call
 :func:`stop_tracking_footer` with every address the copy goes to (the one
 recipient of a per-recipient copy; to + cc + bcc of a shared message) and, for a
-shared message, ``message=`` the copy's public id; append the returned HTML to
-the HTML body and the text to the text body. The HTML anchor carries
+shared message, ``message=`` the copy's public id; add the returned HTML to the
+HTML body and the text to the text body (:func:`with_footer`, pure CPU work that
+the send does in its CPU pool, where it builds the copy). The HTML anchor carries
 ``data-mb-no-track``, so the HTML instrumenter leaves it alone (it may be
 appended before or after instrumenting); the text instrumenter rewrites every
 URL, so append the text part *after* instrumenting the text. An untracked copy
@@ -33,10 +34,10 @@ from plugin.tracking.instrument_html import insert_visible
 
 __all__ = [
     "ConsentLink",
-    "append_stop_tracking_footer",
     "message_link_url",
     "personal_link_url",
     "stop_tracking_footer",
+    "with_footer",
 ]
 
 
@@ -96,18 +97,13 @@ async def stop_tracking_footer(
     return html.strip(), text.strip()
 
 
-async def append_stop_tracking_footer(
-    html: str | None,
-    text: str | None,
-    recipients: Sequence[str],
-    settings: Settings | None = None,
-    *,
-    message: str | None = None,
+def with_footer(
+    html: str | None, text: str | None, footer: tuple[str, str] | None
 ) -> tuple[str | None, str | None]:
-    """The instrumented bodies of a *tracked* copy with the footer added (HTML where a
-    mail client renders it, see ``visible_insertion_point``: before the last real
-    ``</body>``, else at the end; text at the end); unchanged when none is due."""
-    footer = await stop_tracking_footer(recipients, settings, message=message)
+    """The instrumented bodies with ``footer`` (from :func:`stop_tracking_footer`) added:
+    HTML where a mail client renders it, see ``visible_insertion_point``: before the last
+    real ``</body>``, else at the end; text at the end. Pure CPU work (the send builds
+    copies in a pool process)."""
     if footer is None:
         return html, text
     footer_html, footer_text = footer

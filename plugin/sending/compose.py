@@ -21,7 +21,7 @@ from plugin.tracking.instrument_html import (
 from plugin.tracking.instrument_text import instrument_text
 from plugin.tracking.signing import urls_for
 
-__all__ = ["InstrumentedCopy", "instrument_copies", "instrument_copy", "tracked_destinations"]
+__all__ = ["InstrumentedCopy", "instrument_copy", "tracked_destinations"]
 
 
 @dataclass(frozen=True)
@@ -108,19 +108,3 @@ def _registry(
         max_links=max_links,
     )
 
-
-def instrument_copies(
-    *,
-    html: str | None,
-    text: str | None,
-    copies: list[tuple[bytes, bool, bool]],
-    indexes: dict[str, int],
-    settings: Settings,
-) -> list[InstrumentedCopy]:
-    """``instrument_copy`` for several copies of one email ((public id, track opens, track
-    links) each): one trip to a pool process for a batch of copies instead of one each."""
-    return [
-        instrument_copy(html=html, text=text, public_id=public_id, track_opens=opens,
-                        track_links=links, indexes=indexes, settings=settings)
-        for public_id, opens, links in copies
-    ]

@@ -30,6 +30,7 @@ import aiosmtplib
 from plugin.private_files import private_dir
 from plugin.sending.smtp_pipeline import Outcome
 from plugin.sending.smtp_pool import pool_for
+from plugin.sending.wire import Flat
 from plugin.settings import Settings
 
 __all__ = [
@@ -76,7 +77,7 @@ def outbox_dir(settings: Settings) -> Path:
 
 
 async def deliver(
-    message: EmailMessage, *, sender: str, recipients: Sequence[str], settings: Settings,
+    message: EmailMessage | Flat, *, sender: str, recipients: Sequence[str], settings: Settings,
     through: tuple[str, dict[str, object]] | None = None,
 ) -> DeliveryResult:
     """Deliver ``message`` to ``recipients`` with envelope sender ``sender``.
@@ -95,17 +96,19 @@ async def deliver(
 
 
 def _write_outbox(
-    message: EmailMessage, sender: str, recipients: Sequence[str], folder: Path
+    message: EmailMessage | Flat, sender: str, recipients: Sequence[str], folder: Path
 ) -> Path:
     private_dir(folder.parent, folder)
-    name = _SAFE_NAME.sub("_", str(message["Message-ID"]).strip("<> ")) or "message"
+    message_id = message.message_id if isinstance(message, Flat) else str(message["Message-ID"])
+    name = _SAFE_NAME.sub("_", message_id.strip("<> ")) or "message"
     target = folder / f"{name}.eml"
     # The envelope is not in the headers (bcc!), so it goes first as Return-Path/X- lines
     # that a local reader can use; the rest is the message exactly as it would go out.
     envelope = f"X-Envelope-From: <{sender}>\r\n" + "".join(
         f"X-Envelope-To: <{r}>\r\n" for r in recipients
     )
-    data = envelope.encode("utf-8") + message.as_bytes()
+    body = message.data if isinstance(message, Flat) else message.as_bytes()
+    data = envelope.encode("utf-8") + body
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".eml")
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -141,8 +144,8 @@ def _reason(code: int | None, message: str) -> str:
 
 
 async def deliver_many(
-    messages: Sequence[tuple[EmailMessage, Sequence[str]]], *, sender: str, settings: Settings,
-    through: tuple[str, dict[str, object]] | None = None,
+    messages: Sequence[tuple[EmailMessage | Flat, Sequence[str]]], *, sender: str,
+    settings: Settings, through: tuple[str, dict[str, object]] | None = None,
 ) -> list[DeliveryResult | DeliveryError]:
     """``deliver`` for several messages of one sender (each with its recipients), sent
     together over the pool's connections; for each, in order, its result or its error."""
@@ -160,7 +163,7 @@ async def deliver_many(
 
 
 async def _send_smtp(
-    message: EmailMessage, sender: str, recipients: Sequence[str], settings: Settings,
+    message: EmailMessage | Flat, sender: str, recipients: Sequence[str], settings: Settings,
     server: tuple[str, dict[str, object]],
 ) -> DeliveryResult:
     key, options = server

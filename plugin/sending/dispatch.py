@@ -31,23 +31,24 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from typing import TypeVar
 
-from consent.footer import append_stop_tracking_footer
+from consent.footer import stop_tracking_footer
 from plugin.cpu import run_cpu
 from plugin.hooks import registry
 from plugin.jobs import enqueue_async
 from plugin.observability.logs import redact_addresses
 from plugin.observability.metrics import record_copy_sent
-from plugin.sending.compose import instrument_copies, instrument_copy
+from plugin.sending.copies import CopyToBuild, EmailToBuild, build_clean_copy, build_copies
 from plugin.sending.delivery import (
     DeliveryResult,
     PermanentDeliveryError,
     TemporaryDeliveryError,
 )
-from plugin.sending.mime import build_message, build_messages
 from plugin.sending.models import EmailCopy, EmailStatus, SentEmail, TrackedLink
 from plugin.sending.service import SEND_ACTOR
-from plugin.sending.transport import file_sent_copy, route_for, send_many_through
+from plugin.sending.transport import Route, file_sent_copy, route_for, send_many_through
+from plugin.sending.wire import Flat
 from plugin.settings import Settings
 
 __all__ = [
@@ -62,6 +63,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 BUILD_CHUNK = 5  # copies built per trip to the CPU pool (see _deliver_claimed)
 CLAIM_LEASE = timedelta(minutes=15)  # longer than any SMTP conversation (timeouts are 60 s)
@@ -87,17 +90,18 @@ async def deliver_copies(
     copy_ids: Sequence[int], settings: Settings
 ) -> dict[int, EmailStatus | None]:
     """``deliver_copy`` for several copies (of one send, as the send job batches them),
-    with the work they share done once: one claim, one read of the email, its route and
-    links, a trip to the CPU pool per ``BUILD_CHUNK`` copies, the messages sent together
-    over the SMTP pool's connections, the plainly accepted ones recorded in one UPDATE."""
-    claimed_ids, claim = await _claim(copy_ids)
-    claimed = set(claimed_ids)
+    with the work they share done once: one claim (which reads the copies it claims),
+    one read of the email, its route and links, a trip to the CPU pool per
+    ``BUILD_CHUNK`` copies, the messages sent together over the SMTP pool's connections,
+    the plainly accepted ones recorded in one UPDATE."""
+    claimed, claim = await _claim(copy_ids)
     statuses: dict[int, EmailStatus | None] = {}
     mine: dict[int, list[EmailCopy]] = {}
-    for copy in await EmailCopy.filter(id__in=list(copy_ids)).order_by("id"):
-        if copy.id in claimed:
-            mine.setdefault(copy.email_id, []).append(copy)  # type: ignore[attr-defined]
-        else:
+    for copy in claimed:
+        mine.setdefault(copy.email_id, []).append(copy)  # type: ignore[attr-defined]
+    others = set(copy_ids) - {copy.id for copy in claimed}
+    if others:
+        for copy in await EmailCopy.filter(id__in=list(others)).order_by("id"):
             statuses[copy.id] = await _not_claimed(copy, settings)
     for email_id, copies in mine.items():
         statuses.update(await _deliver_claimed(email_id, copies, claim, settings))
@@ -110,12 +114,14 @@ def _placeholders(count: int) -> list[str]:
     return ["?"] * count
 
 
-async def _claim(copy_ids: Sequence[int]) -> tuple[list[int], object]:
-    """QUEUED -> SENDING (attempts + 1, no handed mark) in one statement; the ids this
-    call claimed, and its ``claimed_at`` as stored (the claim's identity for ``_hand``).
+async def _claim(copy_ids: Sequence[int]) -> tuple[list[EmailCopy], object]:
+    """QUEUED -> SENDING (attempts + 1, no handed mark) in one statement; the copies this
+    call claimed (as they are now, by id), and its ``claimed_at`` as stored (the claim's
+    identity for ``_hand``).
 
     RETURNING (SQLite >= 3.35, PostgreSQL) names exactly the rows this UPDATE changed,
-    so two jobs holding the same copy never both think they claimed it.
+    so two jobs holding the same copy never both think they claimed it; it also reads
+    them, which saves the job a round trip before its first build.
     """
     claimed_at = EmailCopy._meta.fields_map["claimed_at"].to_db_value(_now(), EmailCopy)
     if not copy_ids:
@@ -128,10 +134,12 @@ async def _claim(copy_ids: Sequence[int]) -> tuple[list[int], object]:
     sql = (
         f'UPDATE "{table}" SET "status"={marks[0]}, "attempts"="attempts"+1, '  # noqa: S608
         f'"claimed_at"={marks[1]}, "handed_at"=NULL WHERE "status"={marks[2]} '
-        f'AND "id" IN ({", ".join(marks[3:])}) RETURNING "id"'
+        f'AND "id" IN ({", ".join(marks[3:])}) RETURNING *'
     )
     rows = await EmailCopy._meta.db.execute_query_dict(sql, values)
-    return [int(row["id"]) for row in rows], claimed_at
+    # Tortoise's own way from a row to a model (the same conversions as a SELECT's).
+    copies = [EmailCopy._init_from_db(**row) for row in rows]
+    return sorted(copies, key=lambda copy: copy.id), claimed_at
 
 
 async def _hand(copy_ids: Sequence[int], claim: object) -> set[int]:
@@ -155,14 +163,23 @@ async def _hand(copy_ids: Sequence[int], claim: object) -> set[int]:
 async def _deliver_claimed(
     email_id: int, copies: list[EmailCopy], claim: object, settings: Settings
 ) -> dict[int, EmailStatus | None]:
-    await _mark_sending(email_id)
-    email = await SentEmail.get(id=email_id).prefetch_related("user")
+    # Independent statements at once (on PostgreSQL each on a connection of its own, not
+    # one round trip after the other), each awaited to its end before an error is raised.
+    read, marked = await asyncio.gather(
+        SentEmail.get(id=email_id).select_related("user"), _mark_sending(email_id),
+        return_exceptions=True,
+    )
+    email = _result_of(read, marked)
     started: float | None = None
     results: list[DeliveryResult | Exception | None]
     try:
-        route = await route_for(email.user, settings)
-        links = await TrackedLink.filter(email_id=email.id).values_list("url", "position")
-        indexes = {str(url): int(position) for url, position in links}
+        routed, links = await asyncio.gather(
+            route_for(email.user, settings),
+            TrackedLink.filter(email_id=email.id).values_list("url", "position"),
+            return_exceptions=True,
+        )
+        route = _result_of(routed, links)
+        indexes = {str(url): int(position) for url, position in _result_of(links)}
     except Exception as error:  # (DeliveryErrors included) every copy ends the same way
         results = [error for _ in copies]
     else:
@@ -172,7 +189,7 @@ async def _deliver_claimed(
             chunk: list[EmailCopy],
         ) -> list[DeliveryResult | Exception | None]:
             try:
-                messages = await _build(email, chunk, settings, route.from_address, indexes)
+                messages = await _build(email, chunk, settings, route, indexes)
                 handed = await _hand([c.id for c in chunk], claim)
             except Exception as error:
                 return [error] * len(chunk)  # none of them went out
@@ -180,7 +197,7 @@ async def _deliver_claimed(
             try:
                 sent = iter(await send_many_through(
                     route, [(m, c.envelope_to) for m, c in ours],
-                    clean=lambda: _clean(email, chunk[0], settings, route.from_address),
+                    clean=lambda: _clean(email, chunk[0], settings, route),
                     user=email.user, settings=settings,
                 ))
             except Exception as error:
@@ -217,7 +234,7 @@ async def _deliver_claimed(
     if accepted:
         try:
             await file_sent_copy(
-                route, email.id, lambda: _clean(email, accepted[0], settings, route.from_address)
+                route, email.id, lambda: _clean(email, accepted[0], settings, route)
             )
         except Exception:
             log.exception("filing the Sent copy of email %s failed", email.id)
@@ -227,6 +244,15 @@ async def _deliver_claimed(
         except Exception:
             log.exception("an after_email_sent handler failed for copy %s", copy.id)
     return statuses
+
+
+def _result_of(outcome: T | BaseException, *others: object) -> T:
+    """``outcome`` of a ``gather(..., return_exceptions=True)``; the first error among it
+    and ``others`` raised instead."""
+    for each in (outcome, *others):
+        if isinstance(each, BaseException):
+            raise each
+    return outcome  # type: ignore[return-value]  # not an exception, checked just above
 
 
 async def _settle(
@@ -330,61 +356,55 @@ async def _retry_later(
 
 
 async def _build(
-    email: SentEmail, copies: list[EmailCopy], settings: Settings, from_address: str,
+    email: SentEmail, copies: list[EmailCopy], settings: Settings, route: Route,
     indexes: dict[str, int],
-) -> list[EmailMessage]:
-    # CPU-bound (seconds for thousands of links): in the pool, off every event loop; one
-    # trip there for the copies at hand.
-    instrumented = await run_cpu(
-        instrument_copies,
-        html=email.html, text=email.text,
-        copies=[(bytes.fromhex(c.public_id), c.track_opens, c.track_links) for c in copies],
-        indexes=indexes, settings=settings,
-    )
-    bodies: list[tuple[str | None, str | None, str]] = []
-    for copy, instrumented_copy in zip(copies, instrumented, strict=True):
-        html, text = instrumented_copy.html, instrumented_copy.text
-        if copy.track_opens or copy.track_links:
-            # Consent: a tracked copy to an opt-in/opt-out recipient carries a "Stop
-            # tracking" link: the recipient's own when the copy goes to it alone, else the
-            # message's.
-            if copy.recipient is None:
-                everyone = [*email.to_addresses, *email.cc_addresses, *email.bcc_addresses]
-                html, text = await append_stop_tracking_footer(
-                    html, text, everyone, settings, message=copy.public_id
-                )
-            else:
-                html, text = await append_stop_tracking_footer(
-                    html, text, [copy.recipient], settings
-                )
-        bodies.append((text, html, copy.message_id or ""))
-    # Encoding megabytes of body as MIME is CPU work too.
+) -> list[EmailMessage | Flat]:
+    """The copies' messages, ready for ``send_many_through``: one trip to the CPU pool
+    (instrumenting, MIME and flattening take milliseconds a copy, seconds for thousands
+    of links), after the footers, whose consent hooks run here."""
+    built = [
+        CopyToBuild(
+            public_id=bytes.fromhex(copy.public_id), track_opens=copy.track_opens,
+            track_links=copy.track_links, message_id=copy.message_id or "",
+            recipients=list(copy.envelope_to), footer=await _footer(email, copy, settings),
+        )
+        for copy in copies
+    ]
     return await run_cpu(
-        build_messages,
-        sender_name=email.user.name, sender_address=from_address,
-        to=email.to_addresses, cc=email.cc_addresses, subject=email.subject, bodies=bodies,
+        build_copies, email=_shared(email, route), copies=built, indexes=indexes,
+        settings=settings, envelope_sender=None if route.host is not None else route.sender,
+    )
+
+
+async def _footer(
+    email: SentEmail, copy: EmailCopy, settings: Settings
+) -> tuple[str, str] | None:
+    """Consent: a tracked copy to an opt-in/opt-out recipient carries a "Stop tracking"
+    link: the recipient's own when the copy goes to it alone, else the message's."""
+    if not (copy.track_opens or copy.track_links):
+        return None
+    if copy.recipient is None:
+        everyone = [*email.to_addresses, *email.cc_addresses, *email.bcc_addresses]
+        return await stop_tracking_footer(everyone, settings, message=copy.public_id)
+    return await stop_tracking_footer([copy.recipient], settings)
+
+
+def _shared(email: SentEmail, route: Route) -> EmailToBuild:
+    return EmailToBuild(
+        html=email.html, text=email.text, sender_name=email.user.name,
+        from_address=route.from_address, to=email.to_addresses, cc=email.cc_addresses,
+        subject=email.subject,
     )
 
 
 async def _clean(
-    email: SentEmail, copy: EmailCopy, settings: Settings, from_address: str
+    email: SentEmail, copy: EmailCopy, settings: Settings, route: Route
 ) -> EmailMessage:
-    """The copy for the sender's own Sent folder: the author's HTML as written (no pixel,
-    no tracked links, no honeypot, no consent footer), its Bcc kept as mail clients do."""
-    bodies = await run_cpu(
-        instrument_copy,
-        html=email.html, text=email.text, public_id=bytes.fromhex(copy.public_id),
-        track_opens=False, track_links=False, indexes={}, settings=settings,
+    """The copy for the sender's own Sent folder (see ``build_clean_copy``)."""
+    return await run_cpu(
+        build_clean_copy, email=_shared(email, route), public_id=bytes.fromhex(copy.public_id),
+        message_id=copy.message_id or "", bcc=email.bcc_addresses, settings=settings,
     )
-    message = await run_cpu(
-        build_message,
-        sender_name=email.user.name, sender_address=from_address,
-        to=email.to_addresses, cc=email.cc_addresses, subject=email.subject,
-        text=bodies.text, html=bodies.html, message_id=copy.message_id or "",
-    )
-    if email.bcc_addresses:
-        message["Bcc"] = ", ".join(email.bcc_addresses)
-    return message
 
 
 async def finish_copy(

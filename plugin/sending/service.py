@@ -33,7 +33,7 @@ from plugin.sending.compose import tracked_destinations
 from plugin.sending.decision import CopyPlan, TrackingDecision, decide_tracking
 from plugin.sending.mime import new_message_id
 from plugin.sending.models import EmailCopy, SentEmail
-from plugin.sending.repository import insert_tracked_links
+from plugin.sending.repository import insert_copies, insert_tracked_links
 from plugin.sending.templates import render_parts
 from plugin.sending.validation import (
     MAX_IDEMPOTENCY_KEY,
@@ -165,15 +165,14 @@ async def _store(
             idempotency_key=draft.idempotency_key or None,
             message_id=message_ids[0], using_db=conn,
         )
-        copy_ids = []
-        for (plan, public_id), message_id in zip(plans, message_ids, strict=True):
-            copy = await EmailCopy.create(
+        copy_ids = await insert_copies(conn, [
+            EmailCopy(
                 email_id=email.id, public_id=public_id.hex(), recipient=plan.recipient,
                 envelope_to=_envelope(valid, plan), track_opens=plan.opens,
                 track_links=plan.links, message_id=message_id, next_attempt_at=now,
-                using_db=conn,
             )
-            copy_ids.append(copy.id)
+            for (plan, public_id), message_id in zip(plans, message_ids, strict=True)
+        ])
         await insert_tracked_links(conn, email.id, destinations)
         await remember_compose_choices(
             user, track_opens=decision.chosen_opens, track_links=decision.chosen_links

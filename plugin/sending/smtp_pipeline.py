@@ -63,7 +63,17 @@ from aiosmtplib.protocol import (
     normalize_message_line_endings,
 )
 
-__all__ = ["Envelope", "Outcome", "PipeliningProtocol", "prepare", "send_chain", "use_pipelining"]
+from plugin.sending.wire import Flat, needs_smtputf8
+
+__all__ = [
+    "Envelope",
+    "Outcome",
+    "PipeliningProtocol",
+    "prepare",
+    "send_chain",
+    "send_one",
+    "use_pipelining",
+]
 
 # The refused recipients (delivered to the others), or why the message was not accepted.
 Outcome = dict[str, SMTPResponse] | BaseException
@@ -160,20 +170,18 @@ class Envelope:
 
 
 def prepare(
-    client: SMTP, message: email.message.EmailMessage, sender: str, recipients: Sequence[str]
+    client: SMTP, message: email.message.EmailMessage | Flat, sender: str,
+    recipients: Sequence[str],
 ) -> Envelope:
     """The commands and content ``client.send_message`` would send (same MAIL options:
-    SMTPUTF8 when an address needs it, BODY=8BITMIME and SIZE when offered).
+    SMTPUTF8 when an address needs it, BODY=8BITMIME and SIZE when offered); a ``Flat``
+    message goes as it was flattened.
 
-    Raises ValueError (an address unfit for a command line) or SMTPNotSupported."""
+    Raises ValueError (an address unfit for a command line, a message flattened for
+    another envelope) or SMTPNotSupported."""
     if not recipients:
         raise ValueError("no recipients")
-    try:
-        sender.encode("ascii")
-        "".join(recipients).encode("ascii")
-        utf8 = False
-    except UnicodeEncodeError:
-        utf8 = True
+    utf8 = needs_smtputf8(sender, recipients)
     options: list[bytes] = []
     if utf8:
         if not client.supports_extension("smtputf8"):
@@ -185,9 +193,7 @@ def prepare(
     eight_bit = client.supports_extension("8BITMIME")
     if eight_bit:
         options.append(b"BODY=8BITMIME")
-    flat = normalize_message_line_endings(
-        flatten_message(message, utf8=utf8, cte_type="8bit" if eight_bit else "7bit")
-    )
+    flat = _flat(message, utf8=utf8, cte_type="8bit" if eight_bit else "7bit")
     if client.supports_extension("size"):
         options.insert(0, f"SIZE={len(flat)}".encode("ascii"))
     encoding = "utf-8" if utf8 else "ascii"
@@ -203,6 +209,34 @@ def prepare(
                          for r in recipients)
     commands += b"DATA\r\n"
     return Envelope(sender, list(recipients), commands, PERIOD_REGEX.sub(b"..", flat) + b".\r\n")
+
+
+def _flat(message: email.message.EmailMessage | Flat, *, utf8: bool, cte_type: str) -> bytes:
+    if isinstance(message, Flat):
+        if message.smtputf8 != utf8:
+            raise ValueError("the message was flattened for another envelope")
+        return message.data
+    return normalize_message_line_endings(flatten_message(message, utf8=utf8, cte_type=cte_type))
+
+
+async def send_one(
+    client: SMTP, message: email.message.EmailMessage | Flat, sender: str,
+    recipients: Sequence[str],
+) -> dict[str, SMTPResponse]:
+    """One message, one command at a time (a server without PIPELINING), as
+    ``client.send_message`` sends it, on a client past EHLO (``use_pipelining``); the
+    refused recipients. aiosmtplib errors pass through."""
+    if not isinstance(message, Flat):
+        refused, _ = await client.send_message(message, sender=sender,
+                                               recipients=list(recipients))
+        return refused
+    utf8 = needs_smtputf8(sender, recipients)
+    options = ["SMTPUTF8"] * utf8 + ["BODY=8BITMIME"] * client.supports_extension("8BITMIME")
+    # (sendmail itself refuses SMTPUTF8 to a server without it, and adds SIZE.)
+    refused, _ = await client.sendmail(sender, list(recipients),
+                                       _flat(message, utf8=utf8, cte_type="7bit"),
+                                       mail_options=options)
+    return refused
 
 
 @dataclass

@@ -45,7 +45,15 @@ from typing import Any
 
 import aiosmtplib
 
-from plugin.sending.smtp_pipeline import Envelope, Outcome, prepare, send_chain, use_pipelining
+from plugin.sending.smtp_pipeline import (
+    Envelope,
+    Outcome,
+    prepare,
+    send_chain,
+    send_one,
+    use_pipelining,
+)
+from plugin.sending.wire import Flat
 
 __all__ = [
     "IDLE_SECONDS",
@@ -90,7 +98,7 @@ class SmtpPool:
         self._closed = False
 
     async def send(
-        self, message: EmailMessage, sender: str, recipients: Sequence[str]
+        self, message: EmailMessage | Flat, sender: str, recipients: Sequence[str]
     ) -> dict[str, aiosmtplib.SMTPResponse]:
         """Send one message; return the refused recipients. aiosmtplib errors pass through."""
         (outcome,) = await self.send_many([(message, sender, recipients)])
@@ -99,7 +107,7 @@ class SmtpPool:
         return outcome
 
     async def send_many(
-        self, messages: Sequence[tuple[EmailMessage, str, Sequence[str]]]
+        self, messages: Sequence[tuple[EmailMessage | Flat, str, Sequence[str]]]
     ) -> list[Outcome]:
         """Send every message (over up to ``size`` connections at once); for each, in
         order, the refused recipients or the aiosmtplib error (or OSError) it ended with."""
@@ -188,9 +196,7 @@ class SmtpPool:
                 raise
         connection.messages += 1
         try:
-            refused, _ = await client.send_message(
-                first.message, sender=first.sender, recipients=list(first.recipients)
-            )
+            refused = await send_one(client, first.message, first.sender, first.recipients)
         except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPResponseException) as error:
             # A refusal: the client has reset the envelope; the session is still good
             # unless the server is closing it (421) or it broke meanwhile.
@@ -267,7 +273,7 @@ class _Item:
 
     work: _Work
     index: int
-    message: EmailMessage
+    message: EmailMessage | Flat
     sender: str
     recipients: Sequence[str]
     given_back: bool = False

@@ -31,6 +31,7 @@ from plugin.sending.delivery import (
     deliver_many,
 )
 from plugin.sending.models import SentEmail
+from plugin.sending.wire import Flat
 from plugin.settings import Settings
 
 __all__ = ["Route", "file_sent_copy", "route_for", "send_many_through", "send_through"]
@@ -69,11 +70,12 @@ async def route_for(user: User, settings: Settings) -> Route:
 
 
 async def send_through(
-    route: Route, message: EmailMessage, *, clean: Callable[[], Awaitable[EmailMessage]],
+    route: Route, message: EmailMessage | Flat, *, clean: Callable[[], Awaitable[EmailMessage]],
     user: User,
     recipients: Sequence[str], settings: Settings,
 ) -> DeliveryResult:
     if route.host is not None:
+        assert isinstance(message, EmailMessage)  # built whole for a host (see dispatch)
         answer = route.host(HostDelivery(
             user=user, message=message, sent_copy=await clean(), sender=route.sender,
             recipients=list(recipients),
@@ -92,7 +94,7 @@ async def send_through(
 
 
 async def send_many_through(
-    route: Route, messages: Sequence[tuple[EmailMessage, Sequence[str]]], *,
+    route: Route, messages: Sequence[tuple[EmailMessage | Flat, Sequence[str]]], *,
     clean: Callable[[], Awaitable[EmailMessage]], user: User, settings: Settings,
 ) -> list[DeliveryResult | Exception]:
     """``send_through`` for several messages (each with its recipients); for each, in

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from consent.footer import append_stop_tracking_footer, stop_tracking_footer
+from consent.footer import stop_tracking_footer, with_footer
 from consent.signing import LinkKind, keys_for
 from tests.consent.factories import unique_address
 
@@ -53,26 +53,26 @@ async def test_a_shared_copy_carries_one_message_link_naming_no_recipient(
 
 async def test_append_goes_before_body_end(server: str, settings: Any) -> None:
     eu = unique_address("firma.de")
-    html, text = await append_stop_tracking_footer(
-        "<html><BODY><p>Hi</p></BODY></html>", "Hi", [eu], settings
+    html, text = with_footer(
+        "<html><BODY><p>Hi</p></BODY></html>", "Hi", await stop_tracking_footer(eu, settings)
     )
     assert html is not None and text is not None
     assert html.index("Stop tracking") < html.index("</BODY>")
     assert text.startswith("Hi\n\n-- \nStop tracking: ")
-    unchanged = await append_stop_tracking_footer(
-        "<p>x</p>", None, [unique_address("x.com")], settings
+    unchanged = with_footer(
+        "<p>x</p>", None, await stop_tracking_footer(unique_address("x.com"), settings)
     )
     assert unchanged == ("<p>x</p>", None)
 
 
 async def test_the_footer_is_not_hidden_by_the_end_of_the_html(server: str, settings: Any) -> None:
-    eu = unique_address("firma.de")
+    footer = await stop_tracking_footer(unique_address("firma.de"), settings)
     for html in (
         "<body><p>Hi</p><!-- </body> -->",
         '<body><p title="</body>">Hi</p>',
         "<body><p>Hi</p><!-- unterminated </body></html>",
     ):
-        out, _ = await append_stop_tracking_footer(html, "Hi", [eu], settings)
+        out, _ = with_footer(html, "Hi", footer)
         assert out is not None
         at = out.index("Stop tracking")
         # Never inside the comment (nor the attribute): before it, or after the whole input.

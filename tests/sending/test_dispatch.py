@@ -158,10 +158,18 @@ async def test_two_claims_of_the_same_copies_never_both_win(make_user: Any) -> N
     copies = await _queued_copies(user.id, ["c0@example.com", "c1@example.com"])
     ids = [c.id for c in copies]
     (first, _), (second, _) = await _claim(ids), await _claim(ids)
-    assert sorted(first) == sorted(ids) and second == []
-    for copy in await EmailCopy.filter(id__in=ids):
+    assert [c.id for c in first] == sorted(ids) and second == []
+    stored = await EmailCopy.filter(id__in=ids).order_by("id")
+    for copy in stored:
         assert copy.status == EmailStatus.SENDING and copy.attempts == 1
         assert copy.claimed_at is not None and copy.handed_at is None
+    # The claim read the copies as it left them (the job builds from these).
+    for claimed, copy in zip(first, stored, strict=True):
+        assert (claimed.status, claimed.attempts, claimed.claimed_at, claimed.handed_at) == (
+            copy.status, copy.attempts, copy.claimed_at, copy.handed_at)
+        assert (claimed.envelope_to, claimed.recipient, claimed.track_links) == (
+            copy.envelope_to, copy.recipient, copy.track_links)
+        assert claimed.email_id == copy.email_id  # type: ignore[attr-defined]
 
 
 async def test_only_the_live_claim_hands_a_copy_and_only_once(

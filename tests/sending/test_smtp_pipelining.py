@@ -16,6 +16,7 @@ import pytest
 
 from plugin.sending import smtp_pipeline
 from plugin.sending.smtp_pool import SmtpPool
+from plugin.sending.wire import flatten_for
 from tests.conftest import free_port
 from tests.sending.test_smtp_pool import SessionCounter
 
@@ -235,3 +236,19 @@ async def test_callers_at_once_share_the_connections_and_each_gets_its_outcomes(
     assert server.sessions <= 2
     assert sorted(e.rcpt_tos[0] for e in server.envelopes) == sorted(
         f"c{c}r{i}@example.com" for c in range(3) for i in range(4) if (c, i) != (1, 2))
+
+
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelining", "plain"])
+async def test_a_copy_flattened_ahead_arrives_as_the_message_itself(
+    server: Scripted, pipelining: bool
+) -> None:
+    server.pipelining = pipelining
+    pool = _pool(server)
+    message = _message("flat")
+    flat = flatten_for(message, SENDER, ["r@example.com"])
+    assert await pool.send_many([(message, SENDER, ["r@example.com"]),
+                                 (flat, SENDER, ["r@example.com"])]) == [{}, {}]
+    await pool.close()
+    whole, ahead = server.envelopes
+    assert ahead.original_content == whole.original_content
+    assert ahead.mail_options == whole.mail_options and ahead.rcpt_tos == ["r@example.com"]
