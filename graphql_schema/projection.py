@@ -113,8 +113,9 @@ class Projection:
 
 def projection_of(info: Info) -> Projection | None:
     """The projection of the events of the subscription field being resolved, or None."""
-    if not info.context.get(BATCHES):
-        return None
+    context = info.context
+    if not isinstance(context, dict) or not context.get(BATCHES):
+        return None  # a host's view (its context may be any object) sends event by event
     if any(_wraps_resolvers(extension) for extension in info.schema.get_extensions()):
         return None  # a resolve hook must see every field: full execution calls it
     raw = info._raw_info  # graphql-core's: the field's nodes and its GraphQL type

@@ -274,7 +274,7 @@ class _Resolving(SchemaExtension):
         return _next(root, info, *args, **kwargs)
 
 
-async def _offered(context: dict[str, Any], extensions: list[Any] | None = None) -> bool:
+async def _offered(context: object, extensions: list[Any] | None = None) -> bool:
     offered: list[bool] = []
 
     @strawberry.type
@@ -295,6 +295,7 @@ async def _offered(context: dict[str, Any], extensions: list[Any] | None = None)
 async def test_a_projection_is_offered_only_to_a_transport_that_takes_batches() -> None:
     assert await _offered({BATCHES: True})
     assert not await _offered({})
+    assert not await _offered(object())  # a host's own context type
 
 
 async def test_no_projection_when_an_extension_wraps_resolvers() -> None:
