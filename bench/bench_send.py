@@ -32,6 +32,7 @@ import asyncio
 import json
 import os
 import secrets
+import shutil
 import socket
 import statistics
 import subprocess
@@ -196,6 +197,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         following.cancel()
         if database:
             await _drop_pg_database(database)
+        shutil.rmtree(data_dir, ignore_errors=True)  # its database, certificate, spool
     result.update(database=settings.database_url.split(":")[0], pool_size=settings.smtp_pool_size,
                   starttls=tls is not None, sessions=counter.sessions, rtt_ms=args.rtt_ms,
                   pipelining=not args.no_pipelining)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -17,10 +18,13 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from graphql_schema.context import Context, authenticate, bearer_token
 from graphql_schema.graphiql import graphiql_page
 from graphql_schema.transport import LiveTransportWSHandler
+from plugin.db import database_unavailable
 from plugin.net import client_address
 from plugin.settings import Settings
 
 __all__ = ["GraphQLEndpoint"]
+
+log = logging.getLogger(__name__)
 
 # Called after every authenticated API request: (user_id, client_ip, user_agent).
 ClientObserver = Callable[[int, str, str], Any]
@@ -28,6 +32,8 @@ ClientObserver = Callable[[int, str, str], Any]
 
 def _error_response(status: int, code: str, message: str) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 503:
+        headers = {"Retry-After": "10"}
     return JSONResponse(
         {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]},
         status_code=status,
@@ -94,7 +100,18 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             )
             return
         token = bearer_token(request.headers.get("authorization"))
-        user = await authenticate(request, token)
+        try:
+            user = await authenticate(request, token)
+        except Exception as exc:
+            if not database_unavailable(exc):
+                raise
+            # A GraphQL answer the client can act on, not a bare 500 and a traceback.
+            log.warning("GraphQL request refused: the database is unavailable (%s)",
+                        type(exc).__name__)
+            await _error_response(
+                503, "DATABASE_UNAVAILABLE", "the database is unavailable; try again shortly"
+            )(scope, receive, send)
+            return
         if user is None:
             message = "a valid API token is required (Authorization: Bearer <token>)"
             await _error_response(401, "UNAUTHENTICATED", message)(scope, receive, send)

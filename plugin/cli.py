@@ -182,6 +182,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     from plugin.cpu import configure_cpu_pool, shutdown_cpu_pool
     from plugin.heap import freeze_startup_heap
     from plugin.tracking.pipeline import start_consumer
+    from workers.periodic import WATCH_SECONDS, restore_lost_chains
 
     if settings.embedded:
         print(
@@ -207,7 +208,11 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     consumer = start_consumer(runtime)
     freeze_startup_heap()
     print(f"mailbeacon worker: {args.threads} thread(s) on {settings.redis_prefix}", flush=True)
-    stop.wait()
+    while not stop.wait(WATCH_SECONDS):
+        try:
+            restore_lost_chains(runtime)
+        except Exception as exc:  # Redis down: the consumers say so; look again later
+            logging.getLogger(__name__).debug("looking for lost schedules failed: %s", exc)
     consumer.stop()  # records and acknowledges the batch in hand, returns what it cannot
     worker.stop(timeout=10_000)
     runtime.broker.close()

@@ -6,6 +6,7 @@ on SQLite (embedded) and PostgreSQL (distributed) alike.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,6 +27,7 @@ from plugin.settings import Settings
 
 __all__ = [
     "MODEL_MODULES",
+    "database_unavailable",
     "ensure_migrated",
     "migrate",
     "open_orm",
@@ -73,6 +75,62 @@ def _sqlite_transactions_take_the_write_lock_first() -> None:
 
 
 _sqlite_transactions_take_the_write_lock_first()
+
+
+def _failed_begin_gives_the_connection_back() -> None:
+    """Give a pooled transaction's connection back when its BEGIN fails.
+
+    Tortoise (1.1.9) takes the connection from the pool and then sends BEGIN
+    outside the try/finally that releases it. A connection that PostgreSQL cut
+    while it idled in the pool (a restart) is only found dead at that BEGIN, so
+    each outage could keep one connection out of the pool for good; once the
+    pool's five were gone, every transaction of the process (a worker's hit
+    consumer, its actors) waited forever, and its SIGTERM waited for them.
+    """
+    from tortoise.backends.base.client import TransactionContextPooled
+    from tortoise.connection import get_connections
+
+    if getattr(TransactionContextPooled, "_mailbeacon_release_on_failed_begin", False):
+        return
+    enter = TransactionContextPooled.__aenter__
+
+    async def __aenter__(self: TransactionContextPooled) -> Any:
+        before = self.client._connection
+        try:
+            return await enter(self)
+        except BaseException:
+            taken = self.client._connection
+            pool = self.client._parent._pool
+            if taken is not None and taken is not before and pool is not None:
+                # A dead connection is closed, not reused; the BEGIN's error is the one raised.
+                with contextlib.suppress(Exception):
+                    await pool.release(taken)
+            token = getattr(self, "token", None)
+            if token is not None:
+                get_connections().reset(token)
+            raise
+
+    TransactionContextPooled.__aenter__ = __aenter__  # type: ignore[method-assign]
+    TransactionContextPooled._mailbeacon_release_on_failed_begin = True  # type: ignore[attr-defined]
+
+
+_failed_begin_gives_the_connection_back()
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what raised it) says the database cannot be reached right now
+    (refused, cut, shutting down or starting up), rather than a fault of the request."""
+    from asyncpg.exceptions import OperatorInterventionError, PostgresConnectionError
+
+    down = (OSError, TimeoutError, PostgresConnectionError, OperatorInterventionError)
+    seen: BaseException | None = exc
+    for _ in range(5):  # the driver's error is at most a few causes down
+        if seen is None:
+            return False
+        if isinstance(seen, down):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def database_url(settings: Settings) -> str:

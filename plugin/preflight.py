@@ -10,8 +10,10 @@ there, Redis not answering, an address already in use.
 from __future__ import annotations
 
 import errno
+import logging
 import socket
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from plugin.errors import (
@@ -24,6 +26,8 @@ from plugin.errors import (
 from plugin.settings import Settings
 
 __all__ = ["check_address_free", "check_database", "check_redis", "sqlite_path"]
+
+log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_SECONDS = 5.0
 _POINT_ELSEWHERE = (
@@ -111,6 +115,7 @@ async def check_redis(url: str) -> None:
     )
     try:
         await client.ping()
+        await _warn_without_persistence(client, where)
     except AuthenticationError as exc:
         raise RedisUnreachableError(
             f"Redis at {where} refused the login ({_first_line(exc)}): check the password in "
@@ -123,6 +128,24 @@ async def check_redis(url: str) -> None:
         ) from None
     finally:
         await client.aclose()
+
+
+async def _warn_without_persistence(client: Any, where: str) -> None:
+    """Say once at start when Redis keeps no append-only file: a restart of it then loses
+    the hits answered but not yet recorded and every queued job (README: "Running it
+    distributed")."""
+    from redis.exceptions import ResponseError
+
+    try:
+        info = await client.info("persistence")
+    except ResponseError:  # INFO renamed or refused (some managed services): cannot tell
+        return
+    if str(info.get("aof_enabled", "1")) == "0":
+        log.warning(
+            "Redis at %s keeps no append-only file (appendonly no): if it restarts, hits "
+            "answered but not yet recorded and queued jobs are lost; set appendonly yes",
+            where,
+        )
 
 
 def check_address_free(host: str, port: int) -> None:

@@ -5,10 +5,17 @@ stores its name (in Redis when there is one, else in this process) and enqueues
 the first run; every run does its work and re-enqueues itself one interval
 later. A run whose chain is no longer the current one stops, so restarts and
 several processes never leave more than one chain of a job alive.
+
+A chain lives only in Redis (its name and its next, delayed run). A Redis that
+restarts without persistence loses both, and nothing would run the job again
+until a process restarts: ``restore_lost_chains`` (called by ``mailbeacon
+worker`` every ``WATCH_SECONDS``) starts anew every chain of this process whose
+name is gone.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from redis import Redis as SyncRedis
@@ -18,9 +25,16 @@ from plugin.jobs import enqueue, enqueue_async
 from plugin.runtime import Runtime
 from plugin.settings import Settings
 
-__all__ = ["continue_chain", "is_current", "start_chain"]
+__all__ = ["WATCH_SECONDS", "continue_chain", "is_current", "restore_lost_chains", "start_chain"]
+
+log = logging.getLogger(__name__)
+
+# How often a worker looks for chains that Redis lost: the jobs run every minute or hour,
+# so half a minute's look costs one EXISTS per job and loses at most one run.
+WATCH_SECONDS = 30.0
 
 _embedded_chains: dict[str, str] = {}
+_started: set[str] = set()  # the jobs whose chain this process started
 
 
 def _chain_key(settings: Settings, job: str) -> str:
@@ -39,8 +53,32 @@ def start_chain(runtime: Runtime, job: str) -> str:
             client.close()
     else:
         _embedded_chains[job] = chain
+    _started.add(job)
     enqueue(job, chain)
     return chain
+
+
+def restore_lost_chains(runtime: Runtime) -> list[str]:
+    """Start again the chains this process started whose name Redis no longer holds (it
+    lost its data); return their jobs. Several workers doing so at once is harmless: the
+    last name written wins and the other chains stop at their first run."""
+    settings = runtime.settings
+    if not settings.redis_url or not _started:
+        return []
+    # Timeouts: a Redis that hangs must not keep the worker's main thread from its SIGTERM.
+    client = SyncRedis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+    try:
+        lost = [job for job in sorted(_started) if not client.exists(_chain_key(settings, job))]
+    finally:
+        client.close()
+    for job in lost:
+        start_chain(runtime, job)
+    if lost:
+        log.warning(
+            "Redis had lost the schedule of %s (restarted without persistence?): started again",
+            ", ".join(lost),
+        )
+    return lost
 
 
 async def is_current(settings: Settings, job: str, chain: str) -> bool:

@@ -96,7 +96,8 @@ def _template_for(email: EmailToBuild) -> MessageTemplate:
         return kept[1]
     for old, (made, _) in list(_templates.items()):
         if now - made >= TEMPLATE_SECONDS or len(_templates) >= _TEMPLATES_KEPT:
-            del _templates[old]
+            # (pop: with a thread pool, another thread may have dropped it already)
+            _templates.pop(old, None)
     template = MessageTemplate(sender_name=email.sender_name, sender_address=email.from_address,
                                to=email.to, cc=email.cc, subject=email.subject)
     _templates[key] = (now, template)

@@ -276,13 +276,24 @@ async def _settle(
     return await finish_copy(copy, EmailStatus.FAILED, reason)
 
 
-def _outcome(copy: EmailCopy, status: str, started: float | None, detail: str | None) -> None:
+def _outcome(
+    copy: EmailCopy,
+    status: str,
+    started: float | None,
+    detail: str | None,
+    *,
+    next_in: float | None = None,
+) -> None:
     """Count and log how a copy's delivery ended (never with its recipients' addresses)."""
     seconds = time.perf_counter() - started if started is not None else None
     record_copy_sent(status, seconds)
     took = f" in {seconds * 1000:.0f} ms" if seconds is not None else ""
     why = f": {redact_addresses(detail)}" if detail else ""
     level = logging.INFO if status == "sent" else logging.WARNING
+    if next_in is not None:
+        # Not "retrying in 21 ms": that read as the wait, when it was the failed attempt.
+        status = f"failed for now{took}, next attempt in {next_in:.0f} s"
+        took = ""
     log.log(level, "copy %s of email %s %s%s%s", copy.id, copy.email_id, status, took, why)  # type: ignore[attr-defined]
 
 
@@ -344,8 +355,8 @@ async def _retry_later(
         return await finish_copy(
             copy, EmailStatus.FAILED, f"gave up after {copy.attempts} attempts: {reason}"
         )
-    _outcome(copy, "retrying", started, reason)
     wait = retry_delay(settings, copy.attempts)
+    _outcome(copy, "retrying", started, reason, next_in=wait)
     # Back to QUEUED before the job exists: a job that ran first would find it SENDING.
     await EmailCopy.filter(id=copy.id, status=EmailStatus.SENDING).update(
         status=EmailStatus.QUEUED, error=reason, retry_until=retry_until,

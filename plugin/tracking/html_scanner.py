@@ -257,12 +257,24 @@ def attr_value(html: str, attr: Attr) -> str:
     return (unescape(raw) if "&" in raw else raw).strip(HTML_WS)
 
 
-def element_text(html: str, tag: Tag) -> tuple[str, int]:
-    """Return the text content of the element opened by ``tag`` and where its end tag ends."""
-    close = re.compile(rf"</{re.escape(tag.name)}{_END}", re.IGNORECASE)
-    found = close.search(html, tag.end, tag.end + _LINK_TEXT_WINDOW)
-    if found is None:
+def element_text(html: str, tag: Tag, *, unclosed_until: int | None = None) -> tuple[str, int]:
+    """Return the text content of the element opened by ``tag`` and where its end tag ends.
+
+    An element left open (no end tag before another of its kind starts, as an ``<a>``
+    at the end of a careless signature) has no end (-1); its text is what a reader
+    sees inside it: up to the next element of its kind, or up to ``unclosed_until``
+    (where the visible document ends), else none. Markup inserted at that point, like
+    our pixel, then never changes what the element says.
+    """
+    name = re.escape(tag.name)
+    limit = min(len(html), tag.end + _LINK_TEXT_WINDOW)
+    close = re.compile(rf"</{name}{_END}", re.IGNORECASE).search(html, tag.end, limit)
+    reopened = re.compile(rf"<{name}{_END}", re.IGNORECASE).search(html, tag.end, limit)
+    if close is not None and (reopened is None or close.start() < reopened.start()):
+        inner = html[tag.end : close.start()]
+        end = html.find(">", close.start())
+        return unescape(_TAGS.sub(" ", inner)), (len(html) if end < 0 else end + 1)
+    if unclosed_until is None:
         return "", -1
-    inner = html[tag.end : found.start()]
-    end = html.find(">", found.start())
-    return unescape(_TAGS.sub(" ", inner)), (len(html) if end < 0 else end + 1)
+    stop = min(unclosed_until, reopened.start() if reopened is not None else limit)
+    return unescape(_TAGS.sub(" ", html[tag.end : max(tag.end, stop)])), -1

@@ -108,6 +108,7 @@ class _Instrumenter:
         self.links = links
         self.options = options
         self.edits: list[tuple[int, int, str]] = []
+        self._visible_end: int | None = None
 
     def link(self, tag: Tag) -> None:
         html = self.html
@@ -151,7 +152,17 @@ class _Instrumenter:
             and is_unsubscribe_text(attr_value(self.html, alt))
         ):
             return True
-        return tag.name != "area" and is_unsubscribe_text(element_text(self.html, tag)[0])
+        if tag.name == "area":
+            return False
+        text = element_text(self.html, tag, unclosed_until=self.visible_end())[0]
+        return is_unsubscribe_text(text)
+
+    def visible_end(self) -> int:
+        # Where our markup goes at the bottom: an element left open ends there for us, so
+        # that instrumenting our own output again reads the same text (idempotence).
+        if self._visible_end is None:
+            self._visible_end = visible_insertion_point(self.html)
+        return self._visible_end
 
     def drop_empty_anchor(self, tag: Tag) -> None:
         if tag.name != "a":

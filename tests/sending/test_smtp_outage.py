@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import pytest
 
 from plugin.sending.dispatch import deliver_copy, retry_delay
 from plugin.sending.models import EmailCopy, EmailStatus, SentEmail
@@ -62,14 +66,20 @@ async def _failing_copy(user_id: int) -> EmailCopy:
 
 
 async def test_a_temporary_failure_waits_queued_until_the_give_up_time(
-    make_user: Any, settings: Any, server: Any
+    make_user: Any, settings: Any, server: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     unreachable = dataclasses.replace(settings, smtp_url=f"smtp://127.0.0.1:{free_port()}",
                                       send_retry_seconds=(3600.0,))  # no retry during the test
     user = await make_user()
     copy = await _failing_copy(user.id)
     before = datetime.now(UTC)
-    assert await deliver_copy(copy.id, unreachable) == EmailStatus.QUEUED
+    with caplog.at_level(logging.WARNING, logger="plugin.sending.dispatch"):
+        assert await deliver_copy(copy.id, unreachable) == EmailStatus.QUEUED
+    # The log says when the next attempt is (the schedule's 3600 s, jittered down), not
+    # only how long the failed one took.
+    [line] = [r.getMessage() for r in caplog.records if f"copy {copy.id} " in r.getMessage()]
+    found = re.search(r"failed for now in \d+ ms, next attempt in (\d+) s: ", line)
+    assert found and 2880 <= int(found.group(1)) <= 3600, line
     waiting = await EmailCopy.get(id=copy.id)
     assert waiting.status == EmailStatus.QUEUED and waiting.attempts == 1
     assert waiting.retry_until is not None and waiting.next_attempt_at is not None

@@ -392,6 +392,13 @@ async def _postgresql_down_for_30_seconds(
             assert ready.status_code == 503
             assert ready.json()["checks"]["database"].startswith("error")
             assert ready.json()["checks"]["redis"] == "ok"
+            # The API says what is wrong in GraphQL's own shape, not a bare 500.
+            query = {"query": "{ sentEmails { totalCount } }"}
+            refused = await client.post(
+                "/graphql", json=query, headers={"Authorization": f"Bearer {token}"}
+            )
+            assert refused.status_code == 503 and refused.headers["retry-after"] == "10"
+            assert refused.json()["errors"][0]["extensions"]["code"] == "DATABASE_UNAVAILABLE"
             await asyncio.sleep(max(0.0, 30 - (asyncio.get_running_loop().time() - stopped)))
             own_postgres.start()
             await opens(150, 50)

@@ -263,6 +263,33 @@ def test_unsubscribe_links_left_alone(markup: str) -> None:
     assert "trk.test/c/0" in run(markup, options)[0]
 
 
+@pytest.mark.parametrize("options", [BOTH, LINKS_ONLY])
+@pytest.mark.parametrize(
+    "markup",
+    [
+        '<a href="https://a.example/u?x=1&amp;y=2">Unsubscribe',  # left open at the end
+        '<body><p><a href="https://a.example/u">Unsubscribe</p></body>',
+        '<a href="https://a.example/n">News<a href="https://a.example/u">Unsubscribe',
+    ],
+)
+def test_an_unsubscribe_link_left_open_is_read_to_where_it_visibly_ends(
+    markup: str, options: HtmlInstrumentOptions
+) -> None:
+    _, recorder = run(markup, options)
+    assert "https://a.example/u" not in recorder.destinations
+    # Instrumenting our own output again reads the same text: the pixel and honeypot we
+    # add where it ends (the honeypot an <a> of its own) change nothing.
+    urls = TrackingUrls("https://t.example", TokenSigner(["k" * 32]))
+    registry = SimpleLinkRegistry(urls, b"c" * 12)
+    once = instrument_html(markup, registry, options)
+    assert instrument_html(once, registry, options) == once
+
+
+def test_a_link_left_open_is_still_tracked_when_its_text_is_not_unsubscribe() -> None:
+    _, recorder = run('<body><a href="https://a.example/n">News</body>unsubscribe')
+    assert recorder.destinations == ["https://a.example/n"]
+
+
 def test_outlook_conditional_comments() -> None:
     markup = (
         '<!--[if mso]><v:roundrect href="https://a.example/?a=1&amp;b=2" arcsize="10%">'

@@ -1,11 +1,15 @@
 """Property-based tests (hypothesis) of the token codec and of both instrumenters.
 
 Bounded runs (a fixed number of examples, no deadline: the machine may be busy;
-no example database written into the checkout), so the suite stays fast.
+no example database written into the checkout), so the suite stays fast, and
+derandomized, so every run gives the same answer; explore further with
+``MAILBEACON_FUZZ_RANDOM=1`` (a random run found the unclosed-unsubscribe-link case
+that test_instrument_html.py now keeps).
 """
 
 from __future__ import annotations
 
+import os
 import string
 
 from hypothesis import assume, given, settings
@@ -20,7 +24,12 @@ from plugin.tracking.instrument_text import instrument_text
 from plugin.tracking.tokens import ClickToken, OpenToken, TokenSigner, TrackingUrls
 from tests.tracking.test_instrument_html import Recorder, assert_only_expected_changes
 
-BOUNDED = settings(max_examples=150, deadline=None, database=None)
+BOUNDED = settings(
+    max_examples=150,
+    deadline=None,
+    database=None,
+    derandomize=not os.environ.get("MAILBEACON_FUZZ_RANDOM"),
+)
 SIGNER = TokenSigner(["current-key-0123456789abcdef0123456789"])
 URLS = TrackingUrls("https://t.example.com", SIGNER)
 B64 = string.ascii_letters + string.digits + "-_"
