@@ -4,6 +4,10 @@ Each operation listens to the caller's own live channel only, so another user's
 events can never reach it; ``emailId`` merely narrows that stream, which is why
 an id of someone else's email (or a malformed one) yields nothing and reveals
 nothing, exactly like an email of one's own that nobody opens.
+
+``trackingEvents`` takes what is queued at once and, when the operation selects only
+plain fields, hands the events on projected in batches (graphql_schema.projection):
+the same messages, without executing the operation once per event.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import strawberry
 from strawberry.types import Info
 
 from graphql_schema.context import require_user
+from graphql_schema.projection import projection_of
 from graphql_schema.types.client import EventClient
 from graphql_schema.types.enums import EventSource, TrackingEventKind
 from graphql_schema.types.notification import Notification
@@ -54,6 +59,12 @@ def _tracking_event(payload: Message) -> TrackingEvent:
     )
 
 
+def _shown(message: Message, wanted: str | None) -> bool:
+    return message.get("type") == "event" and (
+        wanted is None or message["event"].get("emailId") == wanted
+    )
+
+
 @strawberry.type
 class Subscription:
     @strawberry.subscription(
@@ -64,16 +75,19 @@ class Subscription:
     ) -> AsyncGenerator[TrackingEvent, None]:
         user = require_user(info)
         wanted = str(email_id).strip() if email_id is not None else None
+        projection = projection_of(info)
         # The context manager's exit (in every case: complete, disconnect, error) unsubscribes.
         async with current_bus().subscribe(user.id, _EVENTS) as subscription:
+            if projection is None:
+                while True:
+                    message = await subscription.get()
+                    if _shown(message, wanted):
+                        yield _tracking_event(message["event"])
             while True:
-                message = await subscription.get()
-                if message.get("type") != "event":
-                    continue
-                payload = message["event"]
-                if wanted is not None and payload.get("emailId") != wanted:
-                    continue
-                yield _tracking_event(payload)
+                messages = await subscription.get_ready()
+                events = (_tracking_event(m["event"]) for m in messages if _shown(m, wanted))
+                for source_event in projection.batches(events):
+                    yield source_event
 
     @strawberry.subscription(description="A notification each time one is created or updated.")
     async def notifications(self, info: Info) -> AsyncGenerator[Notification, None]:

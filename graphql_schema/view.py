@@ -17,7 +17,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from graphql_schema.context import Context, authenticate, bearer_token
 from graphql_schema.graphiql import graphiql_page
-from graphql_schema.keepalive import KeepAliveTransportWSHandler
+from graphql_schema.transport import LiveTransportWSHandler
 from plugin.db import database_unavailable
 from plugin.net import client_address
 from plugin.settings import Settings
@@ -49,10 +49,10 @@ class GraphQLEndpoint(GraphQL[Context, None]):
     - Request bodies are bounded before they are parsed.
     - WebSocket clients authenticate in connection_init; the legacy graphql-ws
       protocol is off (clients offering both would otherwise land on it); the server
-      pings every KEEPALIVE_SECONDS.
+      pings every KEEPALIVE_SECONDS and sends projected event batches event by event.
     """
 
-    graphql_transport_ws_handler_class = KeepAliveTransportWSHandler
+    graphql_transport_ws_handler_class = LiveTransportWSHandler
 
     def __init__(
         self,

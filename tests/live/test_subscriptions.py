@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 
 import pytest
 
+from graphql_schema import transport
+from graphql_schema.projection import ProjectedBatch
+from graphql_schema.transport import next_frames
 from plugin.live.bus import current_bus
 from plugin.live.dispatch import after_events_committed
 from tests.conftest import UserFactory
@@ -155,3 +159,52 @@ async def test_completing_or_dropping_a_subscription_releases_it(
         await asyncio.sleep(0.01)
     assert current_bus().subscriber_count(user.id) == 0
     await client.close()
+
+
+_EVENT_FIELDS = """id emailId kind occurredAt source url recipient duplicate rule description
+  type: __typename client { name version os device proxy }"""
+
+
+async def test_projected_events_are_the_messages_full_execution_sends(
+    server: str, make_user: UserFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The plain selection is projected (graphql_schema.projection); the fragment makes
+    # the same selection go through full execution. Same data, same order, per event.
+    batches: list[int] = []
+
+    def counted(operation_id: str, batch: ProjectedBatch) -> Iterator[str]:
+        batches.append(len(batch.items))
+        return next_frames(operation_id, batch)
+
+    monkeypatch.setattr(transport, "next_frames", counted)
+    sender = await make_user()
+    email = await make_email(sender.id, links=("https://example.org/a",),
+                             recipients=("ada@example.net", "bob@example.net"),
+                             per_recipient=True)
+    async with await GraphQLWS.connect(server, sender.token) as client:
+        projected = await client.subscribe(
+            f"subscription {{ trackingEvents {{ {_EVENT_FIELDS} }} }}"
+        )
+        executed = await client.subscribe(
+            "subscription { trackingEvents { ...E } } "
+            f"fragment E on TrackingEvent {{ {_EVENT_FIELDS} }}"
+        )
+        await wait_for_subscribers(sender.id, 2)
+        events = [
+            await store_event(email, "OPEN", "HUMAN", recipient="ada@example.net"),
+            await store_event(email, "CLICK", "BOT", link_position=0,
+                              recipient="bob@example.net"),
+            await store_event(email, "OPEN", "MACHINE", duplicate=True,
+                              recipient="ada@example.net"),
+        ]
+        await after_events_committed(events[:1])
+        await after_events_committed(events[1:])
+        received: dict[str, list[dict[str, object]]] = {projected: [], executed: []}
+        for _ in range(2 * len(events)):
+            message = await client.next()
+            assert message["type"] == "next" and set(message["payload"]) == {"data"}, message
+            received[message["id"]].append(message["payload"]["data"])
+    assert received[projected] == received[executed]
+    assert [e["trackingEvents"]["kind"] for e in received[projected]] == ["OPEN", "CLICK", "OPEN"]
+    assert sum(batches) == len(events)  # the projected operation's, and only its
+    await drain_notifications()
