@@ -191,14 +191,22 @@ def _unusual(value: Any) -> bool:
     return isinstance(value, Exception) or is_awaitable(value)
 
 
+def _null(value: Any, nullable: bool) -> bool:
+    """True for a null the field may be; give up on one it may not be, and on an error
+    or an awaitable (full execution reports those as graphql-core does)."""
+    if value is None or value is Undefined:
+        if nullable:
+            return True
+        raise _GiveUp
+    if _unusual(value):
+        raise _GiveUp
+    return False
+
+
 def _object(fields: list[_Field], nullable: bool) -> _Complete:
     def complete(value: Any) -> dict[str, Any] | None:
-        if value is None or value is Undefined:
-            if nullable:
-                return None
-            raise _GiveUp
-        if _unusual(value):
-            raise _GiveUp
+        if _null(value, nullable):
+            return None
         # A default resolver reads the attribute and takes no info (strawberry passes none).
         return {key: finish(resolve(value, None)) for key, resolve, finish in fields}
 
@@ -209,13 +217,9 @@ def _leaf(type_: GraphQLScalarType | GraphQLEnumType, nullable: bool) -> _Comple
     coerce = type_.coerce_output_value
 
     def complete(value: Any) -> Any:
-        if value.__class__ not in _PLAIN:  # plain values are neither null nor unusual
-            if value is None or value is Undefined:
-                if nullable:
-                    return None
-                raise _GiveUp
-            if _unusual(value):
-                raise _GiveUp
+        # Plain values are neither null nor unusual.
+        if value.__class__ not in _PLAIN and _null(value, nullable):
+            return None
         coerced = coerce(value)
         if coerced is None or coerced is Undefined:
             raise _GiveUp

@@ -30,10 +30,10 @@ async def _started(url: str) -> None:
         await client.aclose()
 
 
-async def test_a_redis_without_append_only_file_is_warned_about(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    server = PrivateRedis(tmp_path)  # appendonly no
+async def _preflight_warnings(
+    server: PrivateRedis | OwnRedis, caplog: pytest.LogCaptureFixture
+) -> list[str]:
+    """What the start-up check of ``server`` (started here, stopped after) warns about."""
     server.start()
     try:
         await _started(server.url)
@@ -41,7 +41,14 @@ async def test_a_redis_without_append_only_file_is_warned_about(
             await check_redis(server.url)
     finally:
         server.stop()
-    [line] = [r.getMessage() for r in caplog.records if r.name == "plugin.preflight"]
+    return [r.getMessage() for r in caplog.records if r.name == "plugin.preflight"]
+
+
+async def test_a_redis_without_append_only_file_is_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = PrivateRedis(tmp_path)  # appendonly no
+    [line] = await _preflight_warnings(server, caplog)
     assert f"127.0.0.1:{server.port} keeps no append-only file" in line
     assert "set appendonly yes" in line
 
@@ -49,12 +56,4 @@ async def test_a_redis_without_append_only_file_is_warned_about(
 async def test_a_redis_with_append_only_file_passes_quietly(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    server = OwnRedis(tmp_path)  # appendonly yes
-    server.start()
-    try:
-        await _started(server.url)
-        with caplog.at_level(logging.WARNING, logger="plugin.preflight"):
-            await check_redis(server.url)
-    finally:
-        server.stop()
-    assert not [r for r in caplog.records if r.name == "plugin.preflight"]
+    assert await _preflight_warnings(OwnRedis(tmp_path), caplog) == []  # appendonly yes
