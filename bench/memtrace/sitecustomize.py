@@ -21,27 +21,18 @@ Nothing here runs unless the variable is set; the product code knows nothing of 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 _DIR = os.environ.get("MB_MEMTRACE_DIR")
 
 
-def _start(directory: str) -> None:
-    import collections
-    import gc
+def _every(directory: str, every: float, write: Callable[[str, int], None]) -> None:
+    """Call ``write(<dir>/<pid>-<n>, n)`` every ``every`` s on a daemon thread, in this
+    process and in every child it forks (granian forks its workers)."""
     import sys
     import threading
     import time
-    import tracemalloc
 
-    argv = " ".join(sys.argv)
-    only = os.environ.get("MB_MEMTRACE_ONLY")  # e.g. "worker": trace only matching commands
-    if only and only not in argv:
-        return
-    every = float(os.environ.get("MB_MEMTRACE_EVERY", "30"))
-    if os.environ.get("MB_MEMTRACE_KIND") == "malloc":
-        _start_malloc_info(directory, every)
-        return
-    tracemalloc.start(int(os.environ.get("MB_MEMTRACE_FRAMES", "8")))
     os.makedirs(directory, exist_ok=True)
 
     def loop() -> None:
@@ -49,23 +40,8 @@ def _start(directory: str) -> None:
         while True:
             time.sleep(every)
             n += 1
-            base = os.path.join(directory, f"{os.getpid()}-{n:03d}")
             try:
-                tracemalloc.take_snapshot().dump(base + ".snap")
-                objects = gc.get_objects()
-                counts = collections.Counter(type(o).__qualname__ for o in objects)
-                pools = [o for o in objects if type(o).__name__ == "ConnectionPool"]
-                with open(base + ".types", "w") as out:
-                    out.write(f"# {argv}\n# t={n * every:.0f}s traced "
-                              f"{tracemalloc.get_traced_memory()[0] / 2**20:.1f} MiB\n")
-                    for pool in pools:  # redis-py pools: how many connections each holds
-                        held = len(getattr(pool, "_available_connections", ())) + len(
-                            getattr(pool, "_in_use_connections", ()))
-                        out.write(f"# pool {type(pool).__module__} {id(pool):x} {held} "
-                                  f"connections, max {getattr(pool, 'max_connections', '?')}\n")
-                    for name, count in counts.most_common(80):
-                        out.write(f"{count}\t{name}\n")
-                del objects, pools
+                write(os.path.join(directory, f"{os.getpid()}-{n:03d}"), n)
             except Exception as exc:  # a dying process: nothing to report
                 print(f"memtrace: {exc!r}", file=sys.stderr)
 
@@ -74,6 +50,43 @@ def _start(directory: str) -> None:
 
     start_thread()
     os.register_at_fork(after_in_child=start_thread)
+
+
+def _start(directory: str) -> None:
+    import sys
+
+    argv = " ".join(sys.argv)
+    only = os.environ.get("MB_MEMTRACE_ONLY")  # e.g. "worker": trace only matching commands
+    if only and only not in argv:
+        return
+    every = float(os.environ.get("MB_MEMTRACE_EVERY", "30"))
+    if os.environ.get("MB_MEMTRACE_KIND") == "malloc":
+        _every(directory, every, _write_malloc_info)
+        return
+    import tracemalloc
+
+    tracemalloc.start(int(os.environ.get("MB_MEMTRACE_FRAMES", "8")))
+    _every(directory, every, lambda base, n: _write_snapshot(base, f"{argv}\n# t={n * every:.0f}s"))
+
+
+def _write_snapshot(base: str, header: str) -> None:
+    import collections
+    import gc
+    import tracemalloc
+
+    tracemalloc.take_snapshot().dump(base + ".snap")
+    objects = gc.get_objects()
+    counts = collections.Counter(type(o).__qualname__ for o in objects)
+    pools = [o for o in objects if type(o).__name__ == "ConnectionPool"]
+    with open(base + ".types", "w") as out:
+        out.write(f"# {header} traced {tracemalloc.get_traced_memory()[0] / 2**20:.1f} MiB\n")
+        for pool in pools:  # redis-py pools: how many connections each holds
+            held = len(getattr(pool, "_available_connections", ())) + len(
+                getattr(pool, "_in_use_connections", ()))
+            out.write(f"# pool {type(pool).__module__} {id(pool):x} {held} "
+                      f"connections, max {getattr(pool, 'max_connections', '?')}\n")
+        for name, count in counts.most_common(80):
+            out.write(f"{count}\t{name}\n")
 
 
 def _malloc_info() -> bytes:
@@ -97,25 +110,9 @@ def _malloc_info() -> bytes:
         libc.free(buf)
 
 
-def _start_malloc_info(directory: str, every: float) -> None:
-    import sys
-    import threading
-    import time
-
-    os.makedirs(directory, exist_ok=True)
-
-    def loop() -> None:
-        n = 0
-        while True:
-            time.sleep(every)
-            n += 1
-            try:
-                with open(os.path.join(directory, f"{os.getpid()}-{n:03d}.malloc"), "wb") as out:
-                    out.write(_malloc_info())
-            except Exception as exc:  # a dying process: nothing to report
-                print(f"memtrace: {exc!r}", file=sys.stderr)
-
-    threading.Thread(target=loop, name="memtrace", daemon=True).start()
+def _write_malloc_info(base: str, n: int) -> None:
+    with open(base + ".malloc", "wb") as out:
+        out.write(_malloc_info())
 
 
 if _DIR:

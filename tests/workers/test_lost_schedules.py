@@ -11,42 +11,27 @@ from __future__ import annotations
 
 import os
 import secrets
-import uuid
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from tests.conftest import PG_ADMIN_DSN, RUN_ID, _create_pg_database, _drop_pg_database
-from tests.live.test_redis_restart import PrivateRedis
-from tests.tracking.test_faults import Processes, _run, _until, distributed_only
+from tests.conftest import RUN_ID
+
+# The fault tests' fixtures: a PostgreSQL database of the test's own, a Redis without
+# persistence of the test's own (imported, pytest finds them here).
+from tests.live.test_redis_restart import PrivateRedis, private_redis  # noqa: F401
+from tests.tracking.test_faults import Processes, _run, _until, database, distributed_only  # noqa: F401
 
 pytestmark = pytest.mark.slow
 
 JOBS = ("purge_old_events", "sweep_pending_clicks", "sweep_send_queue")
 
 
-@pytest.fixture
-async def database() -> AsyncIterator[str]:
-    name = f"mbsched_{RUN_ID}_{uuid.uuid4().hex[:6]}"
-    await _create_pg_database(name)
-    yield f"{PG_ADMIN_DSN.rsplit('/', 1)[0]}/{name}"
-    await _drop_pg_database(name)
-
-
-@pytest.fixture
-def volatile_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
-    server = PrivateRedis(tmp_path)
-    server.start()
-    yield server
-    server.stop()
-
-
 @distributed_only
 async def test_a_worker_starts_the_schedules_again_after_redis_lost_its_data(
-    tmp_path: Path, volatile_redis: PrivateRedis, database: str
+    tmp_path: Path, private_redis: PrivateRedis, database: str  # noqa: F811 (fixtures)
 ) -> None:
     prefix = f"mbtest:{RUN_ID}:schedules"
     env = {
@@ -55,7 +40,7 @@ async def test_a_worker_starts_the_schedules_again_after_redis_lost_its_data(
         "MAILBEACON_DATA_DIR": str(tmp_path),
         "MAILBEACON_SECRET_KEY": secrets.token_urlsafe(48),
         "MAILBEACON_DATABASE_URL": database,
-        "MAILBEACON_REDIS_URL": volatile_redis.url,
+        "MAILBEACON_REDIS_URL": private_redis.url,
         "MAILBEACON_REDIS_PREFIX": prefix,
         "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
     }
@@ -64,7 +49,7 @@ async def test_a_worker_starts_the_schedules_again_after_redis_lost_its_data(
     keys = [f"{prefix}:periodic:{job}" for job in JOBS]
 
     async def scheduled() -> bool:
-        client = Redis.from_url(volatile_redis.url)
+        client = Redis.from_url(private_redis.url)
         try:
             return bool(await client.exists(*keys) == len(keys))
         except (OSError, RedisConnectionError):  # restarting
@@ -81,8 +66,8 @@ async def test_a_worker_starts_the_schedules_again_after_redis_lost_its_data(
         await _until(lambda: _true(purges() >= 1), "the first purge", 60)
         before = purges()
 
-        volatile_redis.stop()  # every key, every queued job and every schedule is gone
-        volatile_redis.start()
+        private_redis.stop()  # every key, every queued job and every schedule is gone
+        private_redis.start()
 
         await _until(scheduled, "the schedules to be started again", 120)
         await _until(lambda: _true(purges() > before), "the purge to run again", 60)
