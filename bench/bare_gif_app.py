@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from plugin.tracking.routes import PIXEL_GIF
+from plugin.tracking.edge.routes import PIXEL_GIF
 
 __all__ = ["app"]
 

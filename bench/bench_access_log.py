@@ -42,7 +42,7 @@ async def _measure(access_log: bool, data_dir: Path, requests: int, concurrency:
     from plugin.app import create_app
     from plugin.db import migrate
     from plugin.settings import load_settings
-    from plugin.tracking.signing import signer_for
+    from plugin.tracking.edge.signer import signer_for
 
     settings = load_settings({
         "MAILBEACON_ENV": "test", "MAILBEACON_DATA_DIR": str(data_dir),

@@ -60,8 +60,8 @@ def _user_agent(client: int, distinct: bool) -> str:
 def _backlog(
     copies: list[str], count: int, *, distinct: bool = False, distinct_uas: bool = False
 ) -> list[dict[str, Any]]:
-    from plugin.tracking.classify import HitKind
-    from plugin.tracking.hits import EdgeHit
+    from plugin.tracking.edge.hits import EdgeHit
+    from plugin.tracking.pipeline.classify import HitKind
 
     rng = random.Random(7)
     start = time.time() - 3600
@@ -110,7 +110,7 @@ async def _setup(settings: Any) -> tuple[list[str], list[int]]:
 
 async def _ours(hits: list[dict[str, Any]]) -> tuple[float, float]:
     """Wall seconds, and this process's CPU seconds (steadier on a shared machine)."""
-    from plugin.tracking.ingest import ingest_hits
+    from plugin.tracking.pipeline.ingest import ingest_hits
 
     start, cpu = time.perf_counter(), time.process_time()
     laps = []
@@ -131,7 +131,7 @@ async def _naive(hits: list[dict[str, Any]], settings: Any) -> float:
     from tortoise.transactions import in_transaction
 
     from plugin.sending.models import EmailCopy, SentEmail
-    from plugin.tracking.hits import client_hash
+    from plugin.tracking.edge.hits import client_hash
     from plugin.tracking.models import EventKind, EventSourceField, TrackingEvent
 
     copies = {c.public_id: c for c in await EmailCopy.all().select_related("email")}

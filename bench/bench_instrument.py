@@ -19,12 +19,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from plugin.tracking.instrument_html import (
+from plugin.tracking.edge.tokens import TokenSigner, TrackingUrls
+from plugin.tracking.instrument.html_body import (
     HtmlInstrumentOptions,
     SimpleLinkRegistry,
     instrument_html,
 )
-from plugin.tracking.tokens import TokenSigner, TrackingUrls
 
 __all__ = ["main"]
 

@@ -179,7 +179,7 @@ async def _make_emails(settings: Any, shape: str, clicks: list[str] | None = Non
     from plugin.accounts.service import create_user, issue_token
     from plugin.db import open_orm
     from plugin.sending.models import EmailCopy, EmailStatus, SentEmail, TrackedLink
-    from plugin.tracking.signing import urls_for
+    from plugin.tracking.edge.signer import urls_for
 
     accepted = datetime.now(UTC) - timedelta(hours=1)  # long past the scanner window
     emails, copies = (1000, 1) if shape == "spread" else (1, 100)

@@ -123,7 +123,7 @@ async def _prepare(env: dict[str, str]) -> tuple[str, str, int]:
     from plugin.db import migrate, open_orm
     from plugin.sending.models import EmailCopy, EmailStatus, SentEmail, TrackedLink
     from plugin.settings import load_settings
-    from plugin.tracking.tokens import TokenSigner
+    from plugin.tracking.edge.tokens import TokenSigner
 
     settings = load_settings(env)
     await migrate(settings)  # (each backend in its own process: Tortoise binds one dialect)
@@ -214,7 +214,7 @@ def _drain(env: dict[str, str], email_id: int, answered: int, timeout: float = 6
 def _nginx_target(tmp: Path, port: int) -> Target | None:
     if not shutil.which("nginx"):
         return None
-    from plugin.tracking.routes import PIXEL_GIF
+    from plugin.tracking.edge.routes import PIXEL_GIF
 
     www = tmp / "www"
     www.mkdir()

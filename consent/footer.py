@@ -30,7 +30,7 @@ from consent.service import current_settings, jurisdiction_of, policy_config
 from consent.signing import keys_for
 from consent.templating import DEFAULT_LANGUAGE, render
 from plugin.settings import Settings
-from plugin.tracking.instrument_html import insert_visible
+from plugin.tracking.instrument.html_body import insert_visible
 
 __all__ = [
     "ConsentLink",

@@ -18,7 +18,7 @@ from strawberry.types import Info
 
 from plugin.sending.models import TrackedLink
 from plugin.tracking.models import TrackingEvent
-from plugin.tracking.store import PENDING_RULE
+from plugin.tracking.pipeline.store import PENDING_RULE
 
 __all__ = ["EventsKey", "Loaders", "loaders_of"]
 

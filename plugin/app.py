@@ -24,10 +24,10 @@ from plugin.observability.access_log import AccessLog, AccessWriter
 from plugin.observability.exposition import metrics_routes
 from plugin.settings import Settings, load_settings
 from plugin.static_files import static_routes
-from plugin.tracking.handoff import start_handoff, stop_handoff
-from plugin.tracking.pipeline import start_consumer
-from plugin.tracking.routes import TrackingFastPath, tracking_routes
-from plugin.tracking.self_clients import observe_client
+from plugin.tracking.edge.handoff import start_handoff, stop_handoff
+from plugin.tracking.edge.routes import TrackingFastPath, tracking_routes
+from plugin.tracking.pipeline.runner import start_consumer
+from plugin.tracking.pipeline.self_clients import observe_client
 
 __all__ = ["create_app", "graphql_endpoint", "lifespan_for", "plugin_routes"]
 

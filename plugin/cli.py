@@ -181,7 +181,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     from plugin.composition import start_runtime
     from plugin.cpu import configure_cpu_pool, shutdown_cpu_pool
     from plugin.heap import freeze_startup_heap
-    from plugin.tracking.pipeline import start_consumer
+    from plugin.tracking.pipeline.runner import start_consumer
     from workers.periodic import WATCH_SECONDS, restore_lost_chains
 
     if settings.embedded:

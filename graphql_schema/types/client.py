@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
-from plugin.tracking.breakdown import OpenBreakdown as OpenBreakdownData
-from plugin.tracking.clients import ClientInfo
+from plugin.tracking.pipeline.clients import ClientInfo
+from plugin.tracking.repository import OpenBreakdown as OpenBreakdownData
 
 __all__ = ["EventClient", "OpenBreakdown", "OpenCount"]
 

@@ -14,9 +14,9 @@ from graphql_schema.types.common import PageInfo, UserError
 from graphql_schema.types.enums import EmailStatus, EventSource, TrackingEventKind
 from plugin.sending.models import SentEmail as SentEmailModel
 from plugin.sending.models import TrackedLink as TrackedLinkModel
-from plugin.tracking.breakdown import open_breakdown
-from plugin.tracking.describe import present_event
 from plugin.tracking.models import TrackingEvent as TrackingEventModel
+from plugin.tracking.pipeline.describe import present_event
+from plugin.tracking.repository import open_breakdown
 
 __all__ = [
     "SendEmailInput",

@@ -12,7 +12,7 @@ from plugin.runtime import current_runtime
 
 __all__ = ["measure_backlog"]
 
-_GROUP = b"ingest"  # plugin.tracking.hit_stream.GROUP
+_GROUP = b"ingest"  # plugin.tracking.edge.hit_stream.GROUP
 
 
 async def measure_backlog() -> int | None:
@@ -29,7 +29,7 @@ async def measure_backlog() -> int | None:
             if group.get("name") in (_GROUP, _GROUP.decode()):
                 return int(group.get("lag") or 0) + int(group.get("pending") or 0)
         return int(await runtime.redis.xlen(key))  # no consumer has started yet
-    from plugin.tracking.handoff import local_source  # (embedded only; imported late)
+    from plugin.tracking.edge.handoff import local_source  # (embedded only; imported late)
 
     local = local_source()
     return local.waiting() if local is not None else None

@@ -12,14 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from plugin.settings import Settings
-from plugin.tracking.html_to_text import html_to_text
-from plugin.tracking.instrument_html import (
+from plugin.tracking.edge.signer import urls_for
+from plugin.tracking.instrument.html_body import (
     HtmlInstrumentOptions,
     SimpleLinkRegistry,
     instrument_html,
 )
-from plugin.tracking.instrument_text import instrument_text
-from plugin.tracking.signing import urls_for
+from plugin.tracking.instrument.html_to_text import html_to_text
+from plugin.tracking.instrument.text_body import instrument_text
 
 __all__ = ["InstrumentedCopy", "instrument_copy", "tracked_destinations"]
 

@@ -194,6 +194,6 @@ def _result(outcome: Outcome) -> DeliveryResult | DeliveryError:
         # Connection refused or dropped, TLS failures, timeouts: the server may be back later.
         return TemporaryDeliveryError(f"{type(error).__name__}: {error}")
     # Anything else (an address unfit for a command line: ValueError) is our fault, as when
-    # the send itself raises it (plugin.sending.dispatch): the copy fails, with the cause.
+    # the send itself raises it (plugin.sending.send_job): the copy fails, with the cause.
     log.error("sending failed unexpectedly: %s", type(error).__name__, exc_info=error)
     return PermanentDeliveryError(f"internal error: {type(error).__name__}")

@@ -82,7 +82,7 @@ class EmailCopy(Model):
     message_id = fields.CharField(max_length=255, null=True)
     attempts = fields.IntField(default=0)
     # When a worker last claimed the copy for delivery (QUEUED -> SENDING): a copy left
-    # SENDING longer than the claim lease was interrupted mid-send (see plugin.sending.dispatch).
+    # SENDING longer than the claim lease was interrupted mid-send (see plugin.sending.send_job).
     claimed_at = fields.DatetimeField(null=True)
     # When this claim's worker handed the copy to the SMTP pool (committed before the first
     # byte of its envelope goes out; cleared by every claim). A claim whose lease ran out

@@ -10,7 +10,7 @@ it. A periodic sweep (``workers.actors.send``) finds them:
 - SENDING with a claim older than ``CLAIM_LEASE``: its worker died. Never
   handed to SMTP: back to QUEUED and enqueued (retried as a temporary failure
   is); handed: FAILED as interrupted. A redelivered job does the same (see
-  plugin.sending.dispatch.expire_claim, and why a handed copy is not resent).
+  plugin.sending.send_job.expire_claim, and why a handed copy is not resent).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from datetime import UTC, datetime, timedelta
 from tortoise.expressions import Q
 
 from plugin.jobs import enqueue_async
-from plugin.sending.dispatch import CLAIM_LEASE, expire_claim
 from plugin.sending.models import EmailCopy, EmailStatus
+from plugin.sending.send_job import CLAIM_LEASE, expire_claim
 from plugin.sending.service import SEND_ACTOR
 from plugin.settings import Settings
 

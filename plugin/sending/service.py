@@ -45,7 +45,7 @@ from plugin.sending.validation import (
     validate_draft,
 )
 from plugin.settings import Settings
-from plugin.tracking.tokens import new_public_id
+from plugin.tracking.edge.tokens import new_public_id
 
 __all__ = ["SEND_ACTOR", "SEND_BATCH", "SEND_BATCH_ACTOR", "decision_of", "send_email"]
 

@@ -25,7 +25,7 @@ The content is written only after the server answered DATA with 354, so a
 message whose envelope replies never came (the connection dropped) was not
 delivered: it is handed back to be sent on another connection, once. One whose
 content went out but whose reply never came may or may not have arrived: it
-fails as a temporary error, as without pipelining (plugin.sending.dispatch).
+fails as a temporary error, as without pipelining (plugin.sending.send_job).
 
 aiosmtplib's protocol reads one reply per command and drops what arrives while a
 parsed reply waits to be picked up, so pipelined replies would be lost. The

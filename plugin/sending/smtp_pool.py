@@ -22,7 +22,7 @@ probed with NOOP first (one round trip, only between bursts). A message whose
 content went out is never retried here: a connection that breaks while sending
 it (including one the server closed less than a second after its last use, not
 yet seen) fails that attempt as temporary, and the caller's rules apply
-(plugin.sending.dispatch). Only a pipelined message whose content certainly
+(plugin.sending.send_job). Only a pipelined message whose content certainly
 never went out (the connection broke before its envelope's replies) is tried
 again, once, on another connection. When no connection can be opened, every
 message waiting in the queue fails with that error at once (temporary).

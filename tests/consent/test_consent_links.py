@@ -21,8 +21,8 @@ import pytest
 from consent.models import ConsentRecord
 from consent.signing import LinkKind, keys_for
 from plugin.sending.models import EmailCopy
-from plugin.tracking.ingest import ingest_hits
 from plugin.tracking.models import TrackingEvent
+from plugin.tracking.pipeline.ingest import ingest_hits
 from tests.consent.factories import unique_address
 from tests.sending.helpers import parse, parts, send
 from tests.tracking.tracked_mail import make_tracked_mail, wire_hit

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from plugin.tracking.models import EventKind, EventSourceField, TrackingEvent
-from plugin.tracking.store import PENDING_RULE
+from plugin.tracking.pipeline.store import PENDING_RULE
 from tests.conftest import GraphQL, UserFactory
 from tests.tracking.tracked_mail import TrackedMail, make_tracked_mail
 

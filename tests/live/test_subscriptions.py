@@ -10,8 +10,8 @@ import pytest
 from graphql_schema import transport
 from graphql_schema.projection import ProjectedBatch
 from graphql_schema.transport import next_frames
+from plugin.live.after_commit import after_events_committed
 from plugin.live.bus import current_bus
-from plugin.live.dispatch import after_events_committed
 from tests.conftest import UserFactory
 from tests.live.factories import drain_notifications, make_email, store_event, wait_for_subscribers
 from tests.live.wsclient import GraphQLWS, Rejected

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from plugin.live.dispatch import NOTIFY_ACTOR
+from plugin.live.after_commit import NOTIFY_ACTOR
 from plugin.notifications.models import Notification
 from plugin.runtime import current_runtime
 from tests.conftest import UserFactory
@@ -57,7 +57,7 @@ async def test_a_failing_message_is_retried_then_dead_lettered_not_looped(server
 
 
 async def test_a_batch_skips_a_poisoned_id_and_notifies_the_rest(make_user: UserFactory) -> None:
-    from plugin.live.dispatch import NOTIFY_BATCH_ACTOR
+    from plugin.live.after_commit import NOTIFY_BATCH_ACTOR
 
     user = await make_user()
     event = await store_event(await make_email(user.id))

@@ -171,7 +171,7 @@ async def test_the_actor_publishes_a_batchs_notifications_in_one_call(
     make_user: UserFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import plugin.live.publishing as publishing
-    from plugin.live.dispatch import NOTIFY_BATCH_ACTOR
+    from plugin.live.after_commit import NOTIFY_BATCH_ACTOR
     from plugin.runtime import current_runtime
 
     calls: list[list[tuple[int, dict[str, Any]]]] = []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from plugin.live.dispatch import after_events_committed
+from plugin.live.after_commit import after_events_committed
 from plugin.notifications.models import Notification
 from plugin.preferences.service import PreferenceChanges, get_preferences, update_preferences
 from tests.conftest import GraphQL, UserFactory

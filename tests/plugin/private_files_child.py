@@ -18,7 +18,7 @@ async def main(data_dir: Path) -> dict[str, str]:
     from plugin.db import migrate, open_orm
     from plugin.sending.delivery import deliver
     from plugin.settings import load_settings
-    from plugin.tracking.spool import Spool
+    from plugin.tracking.edge.spool import Spool
 
     # Development: no secret key given, so one is generated and kept in the data dir.
     environ = {"MAILBEACON_ENV": "development", "MAILBEACON_DATA_DIR": str(data_dir)}

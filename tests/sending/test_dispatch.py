@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from plugin.sending.dispatch import _claim, _hand, deliver_copies, deliver_copy, expire_claim
 from plugin.sending.models import EmailCopy, EmailStatus, SentEmail
+from plugin.sending.send_job import _claim, _hand, deliver_copies, deliver_copy, expire_claim
 from plugin.sending.smtp_pool import close_pools
-from plugin.tracking.tokens import new_public_id
+from plugin.tracking.edge.tokens import new_public_id
 from tests.sending.helpers import email_status, mail_from, parse, parts, send
 
 

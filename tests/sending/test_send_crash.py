@@ -14,10 +14,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from plugin.sending.dispatch import CLAIM_LEASE, INTERRUPTED
 from plugin.sending.models import EmailCopy, EmailStatus, SentEmail
 from plugin.sending.recovery import recover_lost_copies
-from plugin.tracking.tokens import new_public_id
+from plugin.sending.send_job import CLAIM_LEASE, INTERRUPTED
+from plugin.tracking.edge.tokens import new_public_id
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,11 +31,11 @@ _CHILD = """
 import asyncio, os, sys
 from plugin.cpu import configure_cpu_pool
 from plugin.db import open_orm
-from plugin.sending import dispatch
+from plugin.sending import send_job
 from plugin.settings import load_settings
 
 handed, ids = int(sys.argv[1]), [int(i) for i in sys.argv[2].split(",")]
-real_build, built = dispatch._build, 0
+real_build, built = send_job._build, 0
 
 async def build(email, chunk, *args):
     global built
@@ -44,13 +44,13 @@ async def build(email, chunk, *args):
     built += len(chunk)
     return await real_build(email, chunk, *args)
 
-dispatch._build = build
+send_job._build = build
 
 async def main():
     settings = load_settings(os.environ)
     configure_cpu_pool(1, "thread")
     async with open_orm(settings):
-        await dispatch.deliver_copies(ids, settings)
+        await send_job.deliver_copies(ids, settings)
 
 asyncio.run(main())
 """

@@ -8,8 +8,8 @@ from typing import Any
 from plugin.hooks import registry
 from plugin.preferences.service import PreferenceChanges, get_preferences, update_preferences
 from plugin.sending.models import EmailCopy, EmailStatus, SentEmail, TrackedLink
-from plugin.tracking.signing import urls_for
-from plugin.tracking.tokens import ClickToken, OpenToken
+from plugin.tracking.edge.signer import urls_for
+from plugin.tracking.edge.tokens import ClickToken, OpenToken
 from tests.sending.helpers import email_status, mail_from, parse, parts, send
 
 HTML = """<!DOCTYPE html>

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from plugin.sending.dispatch import deliver_copy, retry_delay
 from plugin.sending.models import EmailCopy, EmailStatus, SentEmail
 from plugin.sending.recovery import LOST_AFTER, recover_lost_copies
+from plugin.sending.send_job import deliver_copy, retry_delay
 from plugin.settings import load_settings
-from plugin.tracking.tokens import new_public_id
+from plugin.tracking.edge.tokens import new_public_id
 from tests.conftest import free_port
 from tests.sending.helpers import email_status, mail_from, send
 
@@ -73,7 +73,7 @@ async def test_a_temporary_failure_waits_queued_until_the_give_up_time(
     user = await make_user()
     copy = await _failing_copy(user.id)
     before = datetime.now(UTC)
-    with caplog.at_level(logging.WARNING, logger="plugin.sending.dispatch"):
+    with caplog.at_level(logging.WARNING, logger="plugin.sending.send_job"):
         assert await deliver_copy(copy.id, unreachable) == EmailStatus.QUEUED
     # The log says when the next attempt is (the schedule's 3600 s, jittered down), not
     # only how long the failed one took.

@@ -8,9 +8,9 @@ from importlib import resources
 
 import pytest
 
-from plugin.tracking import bot_list
-from plugin.tracking.bot_list import load_bot_list, published_patterns
-from plugin.tracking.user_agents import machine_user_agent_rule
+from plugin.tracking.pipeline import bot_list
+from plugin.tracking.pipeline.bot_list import load_bot_list, published_patterns
+from plugin.tracking.pipeline.user_agents import machine_user_agent_rule
 
 
 def _published_instances() -> list[tuple[str, str]]:

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from plugin.tracking import flood, hits
-from plugin.tracking.clients import parse_client
-from plugin.tracking.flood import FloodGuard
-from plugin.tracking.location import redirect_location
-from plugin.tracking.user_agents import machine_user_agent_rule
+from plugin.tracking.edge import flood, hits
+from plugin.tracking.edge.flood import FloodGuard
+from plugin.tracking.edge.location import redirect_location
+from plugin.tracking.pipeline.clients import parse_client
+from plugin.tracking.pipeline.user_agents import machine_user_agent_rule
 
 UA = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Thunderbird/128.3.1"
 

@@ -12,11 +12,11 @@ import pytest
 from starlette.applications import Starlette
 
 from plugin.sending.models import SentEmail, TrackedLink
-from plugin.tracking.finalise import finalise_clicks
-from plugin.tracking.hits import client_hash, client_prefix, credential_hash
-from plugin.tracking.ingest import ingest_hits
-from plugin.tracking.routes import tracking_routes
-from plugin.tracking.store import PENDING_RULE
+from plugin.tracking.edge.hits import client_hash, client_prefix, credential_hash
+from plugin.tracking.edge.routes import tracking_routes
+from plugin.tracking.pipeline.held_clicks import decide_held_clicks
+from plugin.tracking.pipeline.ingest import ingest_hits
+from plugin.tracking.pipeline.store import PENDING_RULE
 from tests.conftest import GraphQL, UserFactory
 from tests.tracking.tracked_mail import (
     BROWSER_UA,
@@ -149,7 +149,7 @@ async def test_honeypot_and_every_click_of_its_burst_are_bots(
     other_person = wire_hit(mail, kind="C", link=1, ua=BROWSER_UA, ip="198.51.100.8", at=now + 1)
     await ingest_hits([human_looking])  # held: the honeypot comes a second later
     await ingest_hits([honeypot, other_person])
-    await finalise_clicks([human_looking["id"], other_person["id"]])
+    await decide_held_clicks([human_looking["id"], other_person["id"]])
     by_ip = {
         e.client_hash: (e.source.value, e.rule)
         for e in await events_of(mail.email)
@@ -174,7 +174,7 @@ async def test_several_links_clicked_in_a_burst_are_bots(
     later = wire_hit(mail, kind="C", link=1, ua=BROWSER_UA, at=now + 60)  # a person, later
     await ingest_hits(hits)
     await ingest_hits([later])
-    await finalise_clicks([h["id"] for h in [*hits, later]])
+    await decide_held_clicks([h["id"] for h in [*hits, later]])
     assert await _verdicts(mail.email) == [("CLICK", "BOT", "burst", False)] * 3 + [
         ("CLICK", "HUMAN", "human", False)
     ]
@@ -203,7 +203,7 @@ async def test_repeats_by_the_same_client_are_duplicates_not_counts(
     ]
     await ingest_hits(batch[:3])
     await ingest_hits(batch[3:])
-    await finalise_clicks([h["id"] for h in batch[5:]])
+    await decide_held_clicks([h["id"] for h in batch[5:]])
     assert [(s, d) for _, s, _, d in await _verdicts(mail.email)] == [
         ("HUMAN", False),
         ("HUMAN", True),

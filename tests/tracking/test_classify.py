@@ -1,4 +1,4 @@
-"""People versus machines: every rule of plugin.tracking.classify, with real user agents."""
+"""People versus machines: every rule of the classifier (pipeline.classify), with real UAs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from importlib import resources
 import pytest
 import yaml
 
-from plugin.tracking.classify import (
+from plugin.tracking.pipeline.classify import (
     ClassificationContext,
     ClassifierSettings,
     EventSource,
@@ -215,7 +215,7 @@ def test_matching_is_case_insensitive() -> None:
 def test_every_listed_substring_matches_its_category() -> None:
     # Guards the lowercasing in the compiled patterns: each entry, in any case, matches.
     data = yaml.safe_load(
-        resources.files("plugin.tracking").joinpath("data/user_agents.yaml").read_text("utf-8")
+        resources.files("plugin.tracking.pipeline").joinpath("data/user_agents.yaml").read_text("utf-8")
     )
     rules = load_user_agent_rules()
     for category, spec in data.items():

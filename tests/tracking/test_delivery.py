@@ -13,11 +13,11 @@ from consent.models import ConsentSuppression
 from consent.signing import keys_for
 from plugin.runtime import current_runtime
 from plugin.sending.models import SentEmail
-from plugin.tracking.handoff import GroupCommit, current_handoff, record_message
-from plugin.tracking.ingest import ingest_hits
+from plugin.tracking.edge.handoff import GroupCommit, current_handoff, record_message
+from plugin.tracking.edge.spool import Spool
 from plugin.tracking.models import TrackingEvent
-from plugin.tracking.spool import Spool
-from plugin.tracking.store import PENDING_RULE
+from plugin.tracking.pipeline.ingest import ingest_hits
+from plugin.tracking.pipeline.store import PENDING_RULE
 from tests.conftest import GraphQL, UserFactory
 from tests.tracking.tracked_mail import (
     THUNDERBIRD_UA,

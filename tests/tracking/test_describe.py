@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from plugin.tracking.clients import APPLE_MPP, ClientInfo, DeviceType, client_for_event
-from plugin.tracking.describe import describe_event, present_event
+from plugin.tracking.pipeline.clients import APPLE_MPP, ClientInfo, DeviceType, client_for_event
+from plugin.tracking.pipeline.describe import describe_event, present_event
 
 OUTLOOK = "Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.17328; Pro)"
 IPAD_MAIL = (

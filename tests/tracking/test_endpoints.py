@@ -9,9 +9,9 @@ from urllib.parse import urlsplit
 import httpx
 
 from plugin.sending.models import SentEmail
+from plugin.tracking.edge.routes import PIXEL_GIF
+from plugin.tracking.edge.tokens import TokenSigner
 from plugin.tracking.models import TrackingEvent
-from plugin.tracking.routes import PIXEL_GIF
-from plugin.tracking.tokens import TokenSigner
 from tests.conftest import UserFactory
 from tests.tracking.tracked_mail import (
     BROWSER_UA,
@@ -252,7 +252,7 @@ async def test_garbage_requests_never_get_a_500(
 
 
 def test_one_clients_flood_is_answered_but_queued_only_up_to_the_limit() -> None:
-    from plugin.tracking.flood import FloodGuard
+    from plugin.tracking.edge.flood import FloodGuard
 
     now = [0.0]
     guard = FloodGuard(3, 10.0, clock=lambda: now[0])

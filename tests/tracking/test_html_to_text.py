@@ -1,4 +1,4 @@
-"""Unit tests for plugin.tracking.html_to_text (no database)."""
+"""Unit tests for plugin.tracking.instrument.html_to_text (no database)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from plugin.tracking.html_to_text import html_to_text
+from plugin.tracking.instrument.html_to_text import html_to_text
 from tests.corpus import CORPUS_DIR
 
 CORPUS = CORPUS_DIR / "html-email"

@@ -1,4 +1,4 @@
-"""Unit tests for plugin.tracking.instrument_html (no database)."""
+"""Unit tests for plugin.tracking.instrument.html_body (no database)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from plugin.tracking.instrument_html import (
+from plugin.tracking.edge.tokens import ClickToken, TokenSigner, TrackingUrls
+from plugin.tracking.instrument.html_body import (
     HtmlInstrumentOptions,
     SimpleLinkRegistry,
     honeypot_markup,
     instrument_html,
     pixel_markup,
 )
-from plugin.tracking.tokens import ClickToken, TokenSigner, TrackingUrls
 from tests.corpus import HTML_EMAILS
 
 CORPUS = HTML_EMAILS

@@ -1,4 +1,4 @@
-"""Unit tests for plugin.tracking.instrument_text (no database)."""
+"""Unit tests for plugin.tracking.instrument.text_body (no database)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from plugin.tracking.instrument_html import SimpleLinkRegistry
-from plugin.tracking.instrument_text import find_urls, instrument_text
-from plugin.tracking.tokens import ClickToken, TokenSigner, TrackingUrls
+from plugin.tracking.edge.tokens import ClickToken, TokenSigner, TrackingUrls
+from plugin.tracking.instrument.html_body import SimpleLinkRegistry
+from plugin.tracking.instrument.text_body import find_urls, instrument_text
 from tests.corpus import TEXT_EMAILS
 
 CORPUS = TEXT_EMAILS

@@ -16,10 +16,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from plugin.tracking.bot_list import load_bot_list
-from plugin.tracking.classify import ClassificationContext, EventSource, Hit, HitKind, classify
-from plugin.tracking.clients import client_for_event
-from plugin.tracking.user_agents import machine_user_agent_rule
+from plugin.tracking.pipeline.bot_list import load_bot_list
+from plugin.tracking.pipeline.classify import (
+    ClassificationContext,
+    EventSource,
+    Hit,
+    HitKind,
+    classify,
+)
+from plugin.tracking.pipeline.clients import client_for_event
+from plugin.tracking.pipeline.user_agents import machine_user_agent_rule
 
 TABLE = Path(__file__).with_name("labelled_user_agents.tsv")
 NETWORKS = {"home": "203.0.113.7", "apple": "17.58.101.23"}
@@ -128,7 +134,9 @@ def test_every_exclusion_from_the_bot_list_protects_a_labelled_person() -> None:
 
 
 def test_every_mail_client_entry_has_labelled_cases() -> None:
-    text = resources.files("plugin.tracking").joinpath("data/mail_clients.yaml").read_text("utf-8")
+    text = (
+        resources.files("plugin.tracking.pipeline").joinpath("data/mail_clients.yaml").read_text("utf-8")
+    )
     for entry in yaml.safe_load(text)["clients"]:
         matching = [row for row in ROWS if re.search(entry["match"], row.user_agent)]
         assert matching, entry["match"]

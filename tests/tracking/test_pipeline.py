@@ -15,12 +15,12 @@ from typing import Any
 
 from plugin.notifications.models import Notification
 from plugin.sending.models import SentEmail
-from plugin.tracking.consumer import HitConsumer, LocalSource
-from plugin.tracking.handoff import current_handoff
-from plugin.tracking.hit_stream import StreamSource, stream_sink
-from plugin.tracking.ingest import ingest_hits
+from plugin.tracking.edge.handoff import current_handoff
+from plugin.tracking.edge.hit_stream import StreamSource, stream_sink
+from plugin.tracking.edge.spool import Spool
 from plugin.tracking.models import TrackingEvent
-from plugin.tracking.spool import Spool
+from plugin.tracking.pipeline.consumer import HitConsumer, LocalSource
+from plugin.tracking.pipeline.ingest import ingest_hits
 from tests.conftest import UserFactory
 from tests.tracking.tracked_mail import make_tracked_mail, wait_until, wire_hit
 
@@ -225,7 +225,7 @@ async def test_live_messages_carry_the_stored_rows_without_reading_them_back(
 ) -> None:
     """The pipeline hands the dispatcher what it stored (row id, time, verdict, user agent):
     first delivery and redelivery alike show exactly what the database holds."""
-    import plugin.live.dispatch as dispatch
+    import plugin.live.after_commit as dispatch
 
     published: list[dict[str, Any]] = []
 

@@ -15,13 +15,13 @@ import string
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from plugin.tracking.instrument_html import (
+from plugin.tracking.edge.tokens import ClickToken, OpenToken, TokenSigner, TrackingUrls
+from plugin.tracking.instrument.html_body import (
     HtmlInstrumentOptions,
     SimpleLinkRegistry,
     instrument_html,
 )
-from plugin.tracking.instrument_text import instrument_text
-from plugin.tracking.tokens import ClickToken, OpenToken, TokenSigner, TrackingUrls
+from plugin.tracking.instrument.text_body import instrument_text
 from tests.tracking.test_instrument_html import Recorder, assert_only_expected_changes
 
 BOUNDED = settings(

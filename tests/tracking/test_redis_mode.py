@@ -15,9 +15,9 @@ import pytest
 from redis.asyncio import Redis
 
 from plugin.sending.models import SentEmail
-from plugin.tracking.handoff import GroupCommit, stream_handoff
-from plugin.tracking.hit_stream import stream_key, stream_sink
-from plugin.tracking.self_clients import RedisSelfClients
+from plugin.tracking.edge.handoff import GroupCommit, stream_handoff
+from plugin.tracking.edge.hit_stream import stream_key, stream_sink
+from plugin.tracking.pipeline.self_clients import RedisSelfClients
 from tests.conftest import REDIS_URL, UserFactory
 from tests.tracking.tracked_mail import BROWSER_UA, make_tracked_mail, wait_for_events, wire_hit
 

@@ -1,4 +1,4 @@
-"""Unit tests for plugin.tracking.tokens (no database)."""
+"""Unit tests for plugin.tracking.edge.tokens (no database)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import re
 
 import pytest
 
-from plugin.tracking import tokens
-from plugin.tracking.tokens import (
+from plugin.tracking.edge import tokens
+from plugin.tracking.edge.tokens import (
     MAX_TOKEN_LEN,
     ClickToken,
     OpenToken,

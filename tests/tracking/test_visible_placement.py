@@ -13,14 +13,14 @@ from pathlib import Path
 import html5lib
 import pytest
 
-from plugin.tracking.html_scanner import open_tail_start
-from plugin.tracking.instrument_html import (
+from plugin.tracking.instrument.html_body import (
     HtmlInstrumentOptions,
     insert_visible,
     instrument_html,
     pixel_markup,
     visible_insertion_point,
 )
+from plugin.tracking.instrument.html_scanner import open_tail_start
 from tests.corpus import HTML_EMAILS
 from tests.tracking.test_instrument_html import PIXEL, Recorder
 

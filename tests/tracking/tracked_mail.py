@@ -11,9 +11,9 @@ from typing import Any
 
 from plugin.sending.models import EmailCopy, EmailStatus, SentEmail, TrackedLink
 from plugin.settings import Settings
+from plugin.tracking.edge.signer import signer_for
 from plugin.tracking.models import TrackingEvent
-from plugin.tracking.signing import signer_for
-from plugin.tracking.store import PENDING_RULE
+from plugin.tracking.pipeline.store import PENDING_RULE
 
 __all__ = [
     "TrackedMail",
@@ -146,8 +146,8 @@ def wire_hit(
     """A hit in the form the edge hands to the queue (for driving the pipeline directly)."""
     import uuid
 
-    from plugin.tracking.classify import HitKind
-    from plugin.tracking.hits import EdgeHit
+    from plugin.tracking.edge.hits import EdgeHit
+    from plugin.tracking.pipeline.classify import HitKind
 
     return EdgeHit(
         event_id=uuid.uuid4().hex,

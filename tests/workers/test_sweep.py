@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from plugin.sending.models import EmailCopy, SentEmail
 from plugin.tracking.models import TrackingEvent
-from plugin.tracking.store import PENDING_RULE
+from plugin.tracking.pipeline.store import PENDING_RULE
 from tests.conftest import UserFactory
 from tests.live.factories import make_email, store_event
 from workers.actors.sweep import sweep_pending_clicks

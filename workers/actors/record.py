@@ -1,7 +1,7 @@
-"""Record tracking hits: thin actors over plugin.tracking.ingest.
+"""Record tracking hits: thin actors over plugin.tracking.pipeline.ingest.
 
 Hits reach the pipeline through the hit stream and its consumer
-(plugin.tracking.consumer), not through Dramatiq; ``record_hits`` remains only to
+(plugin.tracking.pipeline.consumer), not through Dramatiq; ``record_hits`` remains only to
 drain batches that an earlier release queued as Dramatiq messages.
 ``finalise_clicks`` decides clicks held for their burst window. Both are
 idempotent, so retries and redeliveries never store or count twice. Retries are
@@ -14,9 +14,9 @@ from typing import Any
 
 import dramatiq
 
-from plugin.tracking.finalise import finalise_clicks as finalise
-from plugin.tracking.handoff import QUEUE_NAME
-from plugin.tracking.ingest import ingest_hits
+from plugin.tracking.edge.handoff import QUEUE_NAME
+from plugin.tracking.pipeline.held_clicks import decide_held_clicks
+from plugin.tracking.pipeline.ingest import ingest_hits
 
 __all__ = ["finalise_clicks", "record_hits"]
 
@@ -32,4 +32,4 @@ async def record_hits(hits: list[dict[str, Any]], spool_segment: str | None = No
 @dramatiq.actor(queue_name=QUEUE_NAME, **_RETRIES)  # type: ignore[call-overload]
 async def finalise_clicks(event_ids: list[str]) -> None:
     """Decide clicks whose burst window has passed."""
-    await finalise(event_ids)
+    await decide_held_clicks(event_ids)

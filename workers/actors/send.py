@@ -7,8 +7,8 @@ import logging
 import dramatiq
 
 from plugin.runtime import Runtime, current_runtime
-from plugin.sending.dispatch import deliver_copies, deliver_copy
 from plugin.sending.recovery import recover_lost_copies
+from plugin.sending.send_job import deliver_copies, deliver_copy
 from workers.periodic import continue_chain, is_current, start_chain
 
 __all__ = [

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import dramatiq
 
 from plugin.runtime import Runtime, current_runtime
-from plugin.tracking.finalise import finalise_clicks, stale_pending_clicks
+from plugin.tracking.pipeline.held_clicks import decide_held_clicks, stale_pending_clicks
 from workers.periodic import continue_chain, is_current, start_chain
 
 __all__ = ["SWEEP_INTERVAL_MS", "start_sweep_schedule", "sweep_pending_clicks"]
@@ -35,7 +35,7 @@ async def sweep_pending_clicks(chain: str | None = None) -> None:
         cutoff = datetime.now(UTC) - timedelta(seconds=settings.burst_window_seconds) - _GRACE
         stale = await stale_pending_clicks(cutoff)
         if stale:
-            decided = await finalise_clicks(stale)
+            decided = await decide_held_clicks(stale)
             log.warning("swept %d held click(s) whose finalise message was lost", len(decided))
     finally:
         if chain is not None:

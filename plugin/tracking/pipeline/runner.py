@@ -19,10 +19,10 @@ from dramatiq.asyncio import get_event_loop_thread
 from redis.asyncio import Redis
 
 from plugin.runtime import Runtime
-from plugin.tracking.consumer import HitConsumer, HitSource
-from plugin.tracking.handoff import local_source
-from plugin.tracking.hit_stream import StreamSource, stream_key
-from plugin.tracking.ingest import ingest_hits
+from plugin.tracking.edge.handoff import local_source
+from plugin.tracking.edge.hit_stream import StreamSource, stream_key
+from plugin.tracking.pipeline.consumer import HitConsumer, HitSource
+from plugin.tracking.pipeline.ingest import ingest_hits
 
 __all__ = ["RunningConsumer", "start_consumer"]
 

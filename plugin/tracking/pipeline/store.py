@@ -17,7 +17,7 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from plugin.tracking.hits import dashed_uuid, uuid_hex
+from plugin.tracking.edge.hits import dashed_uuid, uuid_hex
 
 __all__ = [
     "PENDING_RULE",

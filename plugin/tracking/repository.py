@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from tortoise.functions import Count
 
-from plugin.tracking.clients import client_for_event
 from plugin.tracking.models import EventKind, EventSourceField, TrackingEvent
+from plugin.tracking.pipeline.clients import client_for_event
 
 __all__ = ["UNKNOWN_CLIENT", "OpenBreakdown", "open_breakdown"]
 

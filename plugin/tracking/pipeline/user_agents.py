@@ -1,6 +1,6 @@
 """User-agent rules of the classifier: one compiled pattern per category of
 ``data/user_agents.yaml`` (a list in data, not code), a predicate per category, and
-the maintained crawler list (:mod:`plugin.tracking.bot_list`) after our own."""
+the maintained crawler list (:mod:`plugin.tracking.pipeline.bot_list`) after our own."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from importlib import resources
 
 import yaml
 
-from plugin.tracking.bot_list import load_bot_list
+from plugin.tracking.pipeline.bot_list import load_bot_list
 
 __all__ = [
     "UserAgentRules",
@@ -63,8 +63,10 @@ def _compile(category: str, spec: object) -> re.Pattern[str]:
 
 @functools.cache
 def load_user_agent_rules() -> UserAgentRules:
-    """Load and compile ``plugin/tracking/data/user_agents.yaml`` (once, on first use)."""
-    text = resources.files("plugin.tracking").joinpath("data/user_agents.yaml").read_text("utf-8")
+    """Load and compile ``plugin/tracking/pipeline/data/user_agents.yaml`` (once, on first use)."""
+    text = (
+        resources.files("plugin.tracking.pipeline").joinpath("data/user_agents.yaml").read_text("utf-8")
+    )
     raw = yaml.safe_load(text)
     if not isinstance(raw, dict) or set(raw) != set(_CATEGORIES):
         raise ValueError(f"user_agents.yaml must have exactly the categories {_CATEGORIES}")

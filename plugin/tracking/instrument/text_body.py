@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from plugin.tracking.instrument_html import (
+from plugin.tracking.instrument.html_body import (
     LinkRegistry,
     is_unsubscribe_text,
     is_unsubscribe_url,

@@ -19,13 +19,13 @@ from tortoise.transactions import in_transaction
 
 from plugin.hooks import RecordedEvent
 from plugin.runtime import current_runtime
-from plugin.tracking.classify import Hit, HitKind, classify
-from plugin.tracking.context import client_key, load_links, load_priors
-from plugin.tracking.ingest import after_commit, classifier_settings, recorded_event
 from plugin.tracking.models import TrackingEvent
-from plugin.tracking.store import PENDING_RULE, EventRow, bump_aggregates, finalise_event
+from plugin.tracking.pipeline.batch_context import client_key, load_links, load_priors
+from plugin.tracking.pipeline.classify import Hit, HitKind, classify
+from plugin.tracking.pipeline.ingest import after_commit, classifier_settings, recorded_event
+from plugin.tracking.pipeline.store import PENDING_RULE, EventRow, bump_aggregates, finalise_event
 
-__all__ = ["finalise_clicks", "stale_pending_clicks"]
+__all__ = ["decide_held_clicks", "stale_pending_clicks"]
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def _uuids(event_ids: Sequence[str]) -> list[str]:
         try:
             ids.append(str(uuid.UUID(str(event_id))))
         except ValueError:
-            log.warning("finalise_clicks: ignoring a malformed event id")
+            log.warning("decide_held_clicks: ignoring a malformed event id")
     return ids
 
 
@@ -44,7 +44,7 @@ def _key(event: TrackingEvent) -> tuple[int, str, str]:
     return client_key(event.copy_id, event.client_hash, event.user_agent)  # type: ignore[attr-defined]
 
 
-async def finalise_clicks(event_ids: Sequence[str]) -> list[RecordedEvent]:
+async def decide_held_clicks(event_ids: Sequence[str]) -> list[RecordedEvent]:
     """Decide these held clicks and the same clients' older held clicks; return the decided."""
     cset = classifier_settings(current_runtime().settings)
     targets = await TrackingEvent.filter(event_id__in=_uuids(event_ids), rule=PENDING_RULE).values(
@@ -120,7 +120,7 @@ async def finalise_clicks(event_ids: Sequence[str]) -> list[RecordedEvent]:
 
 async def stale_pending_clicks(older_than: datetime, *, limit: int = 1000) -> list[str]:
     """Held clicks whose finalise message should long have come (it was lost): the sweep
-    hands them to ``finalise_clicks`` so that no click stays held for ever."""
+    hands them to ``decide_held_clicks`` so that no click stays held for ever."""
     rows = (
         await TrackingEvent.filter(rule=PENDING_RULE, occurred_at__lt=older_than)
         .order_by("occurred_at")

@@ -7,13 +7,13 @@ fsynced spool line in the embedded mode); when idle a lone hit is flushed at
 once, so waiting costs about one round trip, never a timer.
 
 - Distributed: one ``XADD`` of the batch to the Redis hit stream (one round trip
-  per batch; see plugin.tracking.hit_stream), on a client of the hand-off's own:
+  per batch; see plugin.tracking.edge.hit_stream), on a client of the hand-off's own:
   one flusher, so one connection, never waiting behind the process's other Redis
   calls (the API's), nor adding a connection to their pool each time they overlap.
 - Embedded: the batch is appended to the spool (fsync) and then given to the
   in-process consumer's queue; the spool forgets it once it is recorded.
 
-Either way the consumer (plugin.tracking.consumer) takes every batch waiting at
+Either way the consumer (plugin.tracking.pipeline.consumer) takes every batch waiting at
 once, so hits that arrive one by one are still recorded hundreds at a time.
 """
 
@@ -31,9 +31,9 @@ from redis.asyncio import Redis
 
 from plugin.observability.metrics import observe_handoff_batch
 from plugin.runtime import Runtime
-from plugin.tracking.consumer import LocalSource
-from plugin.tracking.hit_stream import stream_key, stream_sink
-from plugin.tracking.spool import Spool
+from plugin.tracking.edge.hit_stream import stream_key, stream_sink
+from plugin.tracking.edge.spool import Spool
+from plugin.tracking.pipeline.consumer import LocalSource
 
 __all__ = [
     "QUEUE_NAME",

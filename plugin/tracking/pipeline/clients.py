@@ -65,7 +65,9 @@ class _MailClient:
 
 @functools.cache
 def _mail_clients() -> tuple[_MailClient, ...]:
-    text = resources.files("plugin.tracking").joinpath("data/mail_clients.yaml").read_text("utf-8")
+    text = (
+        resources.files("plugin.tracking.pipeline").joinpath("data/mail_clients.yaml").read_text("utf-8")
+    )
     raw = yaml.safe_load(text)
     entries = raw.get("clients") if isinstance(raw, dict) else None
     if not isinstance(entries, list):

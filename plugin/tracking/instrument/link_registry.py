@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from plugin.errors import TooManyLinksError
-from plugin.tracking.tokens import ClickToken, OpenToken, TrackingUrls
+from plugin.tracking.edge.tokens import ClickToken, OpenToken, TrackingUrls
 
 __all__ = ["LinkRegistry", "SimpleLinkRegistry"]
 

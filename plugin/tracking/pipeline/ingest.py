@@ -6,9 +6,9 @@ storage knows about the same client (same keyed address hash and user agent)
 on the same copy, and inserts them with the aggregates in one transaction.
 Event ids come from the edge, so a redelivered batch stores and counts nothing
 twice. A click that looks human is stored as *pending* and decided by
-``finalise_clicks`` once its burst window has passed, so that no figure and no
+the ``finalise_clicks`` actor once its burst window has passed, so that no figure and no
 notification ever shows a click that later turns out to be a scanner's
-(plugin.tracking.finalise).
+(plugin.tracking.pipeline.held_clicks).
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ from plugin.jobs import enqueue_async
 from plugin.observability.metrics import record_events
 from plugin.runtime import current_runtime
 from plugin.settings import Settings
-from plugin.tracking.classify import ClassifierSettings, Hit, HitKind, classify
-from plugin.tracking.context import (
+from plugin.tracking.edge.hits import EdgeHit, client_hash, client_prefix, dashed_uuid, uuid_hex
+from plugin.tracking.models import TrackingEvent
+from plugin.tracking.pipeline.batch_context import (
     CopyInfo,
     PriorIndex,
     client_key,
@@ -36,9 +37,8 @@ from plugin.tracking.context import (
     load_priors,
     self_event_ids,
 )
-from plugin.tracking.hits import EdgeHit, client_hash, client_prefix, dashed_uuid, uuid_hex
-from plugin.tracking.models import TrackingEvent
-from plugin.tracking.store import (
+from plugin.tracking.pipeline.classify import ClassifierSettings, Hit, HitKind, classify
+from plugin.tracking.pipeline.store import (
     PENDING_RULE,
     EventRow,
     bump_aggregates,
@@ -253,6 +253,6 @@ async def after_commit(
     """Fan the committed events out; ``stored`` (by dashed event id) spares the dispatcher
     reading the rows back."""
     if recorded:
-        from plugin.live.dispatch import after_events_committed
+        from plugin.live.after_commit import after_events_committed
 
         await after_events_committed(recorded, stored)

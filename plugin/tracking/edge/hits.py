@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from plugin.settings import Settings
-from plugin.tracking.classify import HitKind
+from plugin.tracking.pipeline.classify import HitKind
 
 __all__ = [
     "MAX_USER_AGENT",

@@ -19,13 +19,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from plugin.net import client_address
 from plugin.observability.metrics import HITS_ANSWERED
 from plugin.settings import Settings
-from plugin.tracking.classify import HitKind
-from plugin.tracking.flood import FloodGuard
-from plugin.tracking.handoff import current_handoff
-from plugin.tracking.hits import MAX_USER_AGENT, WIRE_VERSION, credential_hash, new_event_id
-from plugin.tracking.location import redirect_location
-from plugin.tracking.signing import signer_for
-from plugin.tracking.tokens import ClickToken, OpenToken
+from plugin.tracking.edge.flood import FloodGuard
+from plugin.tracking.edge.handoff import current_handoff
+from plugin.tracking.edge.hits import MAX_USER_AGENT, WIRE_VERSION, credential_hash, new_event_id
+from plugin.tracking.edge.location import redirect_location
+from plugin.tracking.edge.signer import signer_for
+from plugin.tracking.edge.tokens import ClickToken, OpenToken
+from plugin.tracking.pipeline.classify import HitKind
 
 __all__ = ["PIXEL_GIF", "ClickEndpoint", "PixelEndpoint", "TrackingFastPath", "tracking_routes"]
 

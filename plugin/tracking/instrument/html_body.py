@@ -1,6 +1,6 @@
 """Open pixel, tracked links and honeypot for HTML email bodies, by splicing.
 
-The input is never re-serialized: :mod:`plugin.tracking.html_scanner` finds
+The input is never re-serialized: :mod:`plugin.tracking.instrument.html_scanner` finds
 tags and attribute positions in the original string, and the only bytes that
 change are rewritten ``href`` values, the inserted pixel and honeypot, the
 removed ``data-mb-no-track`` attributes, and our own pixels (dropped) found in
@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from plugin.tracking.html_scanner import (
+from plugin.tracking.instrument.html_scanner import (
     Tag,
     attr_value,
     element_text,
@@ -21,7 +21,7 @@ from plugin.tracking.html_scanner import (
     iter_tags,
     open_tail_start,
 )
-from plugin.tracking.link_registry import LinkRegistry, SimpleLinkRegistry
+from plugin.tracking.instrument.link_registry import LinkRegistry, SimpleLinkRegistry
 
 __all__ = [
     "NO_TRACK_ATTR",

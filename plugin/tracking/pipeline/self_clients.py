@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 
 from plugin.runtime import Runtime, current_runtime
 from plugin.settings import Settings
-from plugin.tracking.hits import self_digest
+from plugin.tracking.edge.hits import self_digest
 
 __all__ = [
     "MemorySelfClients",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 
 from plugin.settings import Settings
-from plugin.tracking.tokens import TokenSigner, TrackingUrls
+from plugin.tracking.edge.tokens import TokenSigner, TrackingUrls
 
 __all__ = ["signer_for", "urls_for"]
 

@@ -25,8 +25,8 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Protocol
 
 from plugin.observability.metrics import observe_ingest, observe_queue_lag
-from plugin.tracking.hit_stream import Delivery
-from plugin.tracking.spool import Receipt, Spool
+from plugin.tracking.edge.hit_stream import Delivery
+from plugin.tracking.edge.spool import Receipt, Spool
 
 __all__ = ["HitConsumer", "HitSource", "LocalSource"]
 

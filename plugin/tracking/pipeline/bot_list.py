@@ -75,7 +75,7 @@ def _prefix_tree(words: list[str]) -> str:
 
 def _exclusions() -> dict[str, str]:
     text = (
-        resources.files("plugin.tracking")
+        resources.files("plugin.tracking.pipeline")
         .joinpath("data/bot_list_exclusions.yaml")
         .read_text("utf-8")
     )

@@ -21,17 +21,17 @@ from tortoise.connection import get_connection
 
 from plugin.accounts.models import ApiToken
 from plugin.runtime import Runtime
-from plugin.tracking.classify import (
+from plugin.tracking.edge.hits import EdgeHit
+from plugin.tracking.pipeline.classify import (
     ClassificationContext,
     ClassifierSettings,
     EventSource,
     HitKind,
     PriorHit,
 )
-from plugin.tracking.hits import EdgeHit
-from plugin.tracking.self_clients import self_clients_of
-from plugin.tracking.sql import Query, as_bool, as_datetime
-from plugin.tracking.store import PENDING_RULE, EventRow
+from plugin.tracking.pipeline.self_clients import self_clients_of
+from plugin.tracking.pipeline.sql import Query, as_bool, as_datetime
+from plugin.tracking.pipeline.store import PENDING_RULE, EventRow
 
 __all__ = [
     "ClientKey",

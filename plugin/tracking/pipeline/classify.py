@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from plugin.tracking.user_agents import (
+from plugin.tracking.pipeline.user_agents import (
     UserAgentRules,
     is_crawler,
     is_headless,

@@ -7,13 +7,13 @@ Pure: built from the event's kind, classification and parsed client.
 
 from __future__ import annotations
 
-from plugin.tracking.clients import ClientInfo, DeviceType, client_for_event
+from plugin.tracking.pipeline.clients import ClientInfo, DeviceType, client_for_event
 
 __all__ = ["describe_event", "present_event"]
 
 _NOT_COUNTED = ": not counted"
 
-# Why a machine's hit is not a person's, per classifier rule (plugin.tracking.classify).
+# Why a machine's hit is not a person's, per classifier rule (plugin.tracking.pipeline.classify).
 _MACHINE_OPEN = {
     "apple-mpp": "Prefetched by Apple Mail Privacy Protection",
     "head-request": "Checked by a program (HEAD request)",

@@ -1,0 +1,1 @@
+"""The recording pipeline the worker runs: load context, classify, store, finalise, tell."""
