@@ -19,7 +19,7 @@ from datetime import datetime
 from tortoise import timezone
 from tortoise.expressions import Q
 
-from plugin.errors import ValidationError
+from plugin.errors import ErrorCode, ValidationError
 from plugin.notifications.batch import RungNotification, notify_for_events
 from plugin.notifications.models import Notification
 
@@ -38,7 +38,7 @@ __all__ = [
 class InvalidNotificationMessage(ValidationError):
     """A queue message that can never succeed (retrying it would not help)."""
 
-    code = "INVALID_MESSAGE"
+    code = ErrorCode.INVALID_MESSAGE
 
 
 @dataclass(frozen=True)
