@@ -14,6 +14,7 @@ from plugin.accounts.models import ApiToken, User
 __all__ = [
     "active_token",
     "active_tokens",
+    "any_user",
     "count_active_tokens",
     "insert_token",
     "insert_user",
@@ -27,6 +28,10 @@ __all__ = [
 async def insert_user(email: str, *, name: str | None, is_admin: bool) -> User:
     """Raises IntegrityError when the address is taken."""
     return await User.create(email=email, name=name, is_admin=is_admin)
+
+
+async def any_user() -> bool:
+    return await User.exists()
 
 
 async def user_by_email(address: str) -> User | None:
