@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from consent.jurisdiction import Jurisdiction, normalize_address
-from consent.models import ConsentSuppression
 from consent.policy import ConsentStatus, Policy, may_track, policy_for
+from consent.repository import any_suppressed
 from consent.service import current_settings, jurisdiction_of, policy_config, statuses_of
 from consent.signing import keys_for
 from plugin.hooks import OutgoingEmail, registry
@@ -72,4 +72,4 @@ async def hits_may_be_recorded(recipients: Sequence[str], settings: Settings | N
         return True
     keys = keys_for(settings or current_settings())
     hashes = [h for recipient in recipients for h in keys.address_hashes(recipient)]
-    return not await ConsentSuppression.filter(address_hash__in=hashes).exists()
+    return not await any_suppressed(hashes)
