@@ -16,7 +16,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from consent.models import ConsentRecord, ConsentState, ConsentSuppression
-from consent.service import current_settings, validate_address
+from consent.service import validate_address
 from consent.signing import keys_for
 from plugin.accounts.models import User
 from plugin.errors import ForbiddenError
@@ -37,7 +37,7 @@ class ErasureReport:
 
 
 async def erase_recipient_data(
-    email: str, actor: User | None, settings: Settings | None = None
+    email: str, actor: User | None, settings: Settings
 ) -> ErasureReport:
     """Erase the recipient's data; ``actor`` must be an admin (None: the operator's CLI).
 
@@ -45,7 +45,6 @@ async def erase_recipient_data(
     """
     if actor is not None and not actor.is_admin:
         raise ForbiddenError("only administrators may erase a recipient's data")
-    settings = settings or current_settings()
     address = validate_address(email)
     hashes = keys_for(settings).address_hashes(address)
     # Read before the transaction: on SQLite a transaction that reads first cannot take

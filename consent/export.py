@@ -8,7 +8,7 @@ from typing import Any
 from tortoise.expressions import Q
 
 from consent.models import ConsentRecord
-from consent.service import current_settings, recipient_consent, validate_address
+from consent.service import recipient_consent, validate_address
 from plugin.accounts.models import User
 from plugin.errors import ForbiddenError
 from plugin.notifications.models import Notification
@@ -23,7 +23,7 @@ def _iso(value: datetime | None) -> str | None:
 
 
 async def export_recipient_data(
-    email: str, actor: User | None, settings: Settings | None = None
+    email: str, actor: User | None, settings: Settings
 ) -> dict[str, Any]:
     """Everything mailbeacon holds that names the recipient, JSON-ready.
 
@@ -32,7 +32,6 @@ async def export_recipient_data(
     """
     if actor is not None and not actor.is_admin:
         raise ForbiddenError("only administrators may export a recipient's data")
-    settings = settings or current_settings()
     address = validate_address(email)
     state = await recipient_consent(address, settings)
     records = await ConsentRecord.filter(recipient=address).order_by("recorded_at", "id")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,19 +13,13 @@ from consent.pages import consent_routes
 from graphql_schema.schema import build_schema
 from graphql_schema.view import GraphQLEndpoint
 from plugin import health
-from plugin.composition import install_gates, start_runtime, stop_runtime
+from plugin.composition import serving
 from plugin.console.routes import console_routes
-from plugin.cpu import configure_cpu_pool, shutdown_cpu_pool
-from plugin.db import ensure_migrated, open_orm
-from plugin.heap import freeze_startup_heap, thaw_startup_heap
-from plugin.live.bus import start_live, stop_live
 from plugin.observability.access_log import AccessLog, AccessWriter
 from plugin.observability.exposition import metrics_routes
 from plugin.settings import Settings, load_settings
 from plugin.static_files import static_routes
-from plugin.tracking.edge.handoff import start_handoff, stop_handoff
 from plugin.tracking.edge.routes import TrackingFastPath, tracking_routes
-from plugin.tracking.pipeline.runner import start_consumer
 from plugin.tracking.pipeline.self_clients import observe_client
 
 __all__ = ["create_app", "graphql_endpoint", "lifespan_for", "plugin_routes"]
@@ -57,32 +50,13 @@ def plugin_routes(settings: Settings) -> list[BaseRoute]:
 
 
 def lifespan_for(settings: Settings, *, embedded_worker: bool | None = None):  # type: ignore[no-untyped-def]
-    """A lifespan that opens storage, checks migrations and starts the runtime."""
+    """A lifespan that runs what ``serve`` needs (plugin.composition.serving)."""
     run_worker_here = settings.embedded if embedded_worker is None else embedded_worker
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await ensure_migrated(settings)
-        install_gates()
-        configure_cpu_pool(settings.cpu_workers, settings.cpu_pool)
-        async with open_orm(settings):
-            runtime = start_runtime(settings, embedded_worker=run_worker_here)
-            start_handoff(runtime)
-            consumer = start_consumer(runtime) if run_worker_here else None
-            live = await start_live(settings)
-            freeze_startup_heap()
-            try:
-                yield
-            finally:
-                thaw_startup_heap()  # (a test run or host app starts this lifespan again)
-                # Live first: subscribers end before the workers that feed them stop.
-                await stop_live(live)
-                if consumer is not None:  # finishes the batch in hand; the rest stays spooled
-                    await asyncio.to_thread(consumer.stop)
-                await stop_runtime(runtime)
-                # After the workers: what they did not record stays spooled for the next start.
-                await stop_handoff()
-                await asyncio.to_thread(shutdown_cpu_pool)  # after the workers that use it
+        async with serving(settings, embedded_worker=run_worker_here):
+            yield
 
     return lifespan
 

@@ -14,9 +14,9 @@ import concurrent.futures
 import logging
 from dataclasses import dataclass
 
-import dramatiq
 from dramatiq.asyncio import get_event_loop_thread
 from redis.asyncio import Redis
+from tortoise.context import TortoiseContext
 
 from plugin.runtime import Runtime
 from plugin.tracking.edge.handoff import local_source
@@ -46,21 +46,14 @@ class RunningConsumer:
             log.exception("the hit consumer failed")
 
 
-def _orm_context(broker: dramatiq.Broker) -> object:
-    from workers.middleware import OrmMiddleware
-
-    for middleware in broker.middleware:
-        if isinstance(middleware, OrmMiddleware) and middleware.ctx is not None:
-            return middleware.ctx
-    raise RuntimeError("the worker's ORM is not open: start the Dramatiq worker first")
-
-
-def start_consumer(runtime: Runtime) -> RunningConsumer:
-    """Start consuming hits on the event loop of this process's (started) Dramatiq worker."""
+def start_consumer(runtime: Runtime, orm_context: TortoiseContext) -> RunningConsumer:
+    """Start consuming hits on the event loop of this process's (started) Dramatiq worker,
+    in ``orm_context``: the Tortoise context the worker opened on that loop (the
+    composition root finds it: workers.middleware.worker_orm_context)."""
     loop_thread = get_event_loop_thread()
     if loop_thread is None:
         raise RuntimeError("the AsyncIO middleware's loop is not running")
-    ctx = _orm_context(runtime.broker)
+    ctx = orm_context
     settings = runtime.settings
     redis: Redis | None = None
     source: HitSource
@@ -79,7 +72,7 @@ def start_consumer(runtime: Runtime) -> RunningConsumer:
     async def run() -> None:
         # Current in this task only (as the middleware does per worker thread; never left,
         # since TortoiseContext keeps one reset token for all threads).
-        ctx.__enter__()  # type: ignore[attr-defined]
+        ctx.__enter__()
         try:
             await consumer.run()
             if isinstance(source, StreamSource):
