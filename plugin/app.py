@@ -17,6 +17,7 @@ from plugin.composition import serving
 from plugin.console.routes import console_routes
 from plugin.observability.access_log import AccessLog, AccessWriter
 from plugin.observability.exposition import metrics_routes
+from plugin.runtime import RuntimeSlot, process_slot
 from plugin.settings import Settings, load_settings
 from plugin.static_files import static_routes
 from plugin.tracking.edge.routes import TrackingFastPath, tracking_routes
@@ -34,11 +35,15 @@ def graphql_endpoint(settings: Settings) -> GraphQLEndpoint:
     return GraphQLEndpoint(schema, settings, client_observer=observe_client)
 
 
-def plugin_routes(settings: Settings) -> list[BaseRoute]:
-    """Every route mailbeacon mounts: a host CRM can add these to its own app."""
+def plugin_routes(settings: Settings, slot: RuntimeSlot | None = None) -> list[BaseRoute]:
+    """Every route mailbeacon mounts: a host CRM can add these to its own app.
+
+    ``slot``: where the lifespan (plugin.composition) puts the started runtime; this
+    process's unless given.
+    """
     endpoint = graphql_endpoint(settings)
     return [
-        *tracking_routes(settings),  # first: the hot path matches without trying the rest
+        *tracking_routes(settings, slot),  # first: the hot path matches without trying the rest
         *health.routes,
         *metrics_routes(settings),
         Route("/graphql", endpoint, methods=["GET", "POST"]),
@@ -68,8 +73,9 @@ class _App(Starlette):
     """
 
     def __init__(self, settings: Settings) -> None:
-        super().__init__(routes=plugin_routes(settings), lifespan=lifespan_for(settings))
-        fast = TrackingFastPath(settings, super().__call__)
+        slot = process_slot()  # the one plugin.composition fills at start
+        super().__init__(routes=plugin_routes(settings, slot), lifespan=lifespan_for(settings))
+        fast = TrackingFastPath(settings, super().__call__, slot)
         self._entry: ASGIApp = (
             AccessLog(fast, AccessWriter(settings.log_format)) if settings.access_log else fast
         )

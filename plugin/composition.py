@@ -26,7 +26,7 @@ from plugin.cpu import configure_cpu_pool, shutdown_cpu_pool
 from plugin.db import ensure_migrated, open_orm
 from plugin.heap import freeze_startup_heap, thaw_startup_heap
 from plugin.live.bus import start_live, stop_live
-from plugin.runtime import Runtime, create_runtime, release_runtime
+from plugin.runtime import Runtime, create_runtime, process_slot, release_runtime
 from plugin.sending.smtp_pool import close_pools
 from plugin.settings import Settings
 from plugin.tracking.edge.handoff import start_handoff, stop_handoff
@@ -43,6 +43,7 @@ def start_runtime(settings: Settings, *, embedded_worker: bool) -> Runtime:
     broker = configure_broker(settings)  # before load_actors: actors bind to it
     load_actors()
     runtime = create_runtime(settings, broker, embedded_worker=embedded_worker)
+    process_slot().runtime = runtime  # the actors' (and routes') way to it from now on
     install_consent_gates(settings)
     start_schedules(runtime)
     return runtime
@@ -55,11 +56,24 @@ def start_hit_consumer(runtime: Runtime) -> RunningConsumer:
 
 async def stop_runtime(runtime: Runtime) -> None:
     """Stop the workers, close Redis, then the SMTP connections opened on this loop
-    (tests deliver on the server's loop)."""
+    (tests deliver on the server's loop); the process has no runtime any more."""
+    try:
+        await _release(runtime)
+    finally:
+        _vacate(runtime)
+
+
+async def _release(runtime: Runtime) -> None:
     try:
         await release_runtime(runtime)
     finally:
         await close_pools()
+
+
+def _vacate(runtime: Runtime) -> None:
+    slot = process_slot()
+    if slot.runtime is runtime:
+        slot.runtime = None
 
 
 @asynccontextmanager
@@ -71,19 +85,25 @@ async def serving(settings: Settings, *, embedded_worker: bool) -> AsyncIterator
     configure_cpu_pool(settings.cpu_workers, settings.cpu_pool)
     async with open_orm(settings):
         runtime = start_runtime(settings, embedded_worker=embedded_worker)
-        start_handoff(runtime)
+        runtime.handoff = handoff = start_handoff(settings)
         consumer = start_hit_consumer(runtime) if embedded_worker else None
-        live = await start_live(settings)
+        runtime.live = live = await start_live(settings)
         freeze_startup_heap()
         try:
             yield runtime
         finally:
             thaw_startup_heap()  # (a test run or host app starts this lifespan again)
             # Live first: subscribers end before the workers that feed them stop.
+            runtime.live = None
             await stop_live(live)
             if consumer is not None:  # finishes the batch in hand; the rest stays spooled
                 await asyncio.to_thread(consumer.stop)
-            await stop_runtime(runtime)
-            # After the workers: what they did not record stays spooled for the next start.
-            await stop_handoff()
+            try:
+                await _release(runtime)
+                # After the workers: what they did not record stays spooled for the next
+                # start. Hits keep being taken until then.
+                await stop_handoff(handoff)
+                runtime.handoff = None
+            finally:
+                _vacate(runtime)
             await asyncio.to_thread(shutdown_cpu_pool)  # after the workers that use it

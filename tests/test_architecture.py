@@ -1,4 +1,4 @@
-"""The direction of imports (pyproject's [tool.importlinter] contracts, ARCHITECTURE.md).
+"""The direction of imports (pyproject's [tool.importlinter] contracts; README, Architecture).
 
 CI runs only the tests, so the contracts run here too: a broken one fails with
 import-linter's own report (which import, on which line). A second test looks for

@@ -19,7 +19,6 @@ from redis.asyncio import Redis
 from tortoise.context import TortoiseContext
 
 from plugin.runtime import Runtime
-from plugin.tracking.edge.handoff import local_source
 from plugin.tracking.edge.hit_stream import StreamSource, stream_key
 from plugin.tracking.pipeline.consumer import HitConsumer, HitSource
 from plugin.tracking.pipeline.ingest import ingest_hits
@@ -58,7 +57,7 @@ def start_consumer(runtime: Runtime, orm_context: TortoiseContext) -> RunningCon
     redis: Redis | None = None
     source: HitSource
     if settings.embedded:
-        local = local_source()
+        local = runtime.handoff.local if runtime.handoff is not None else None
         if local is None:
             raise RuntimeError("start the hand-off before the consumer")
         source = local
