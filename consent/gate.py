@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 from consent.footer import stop_tracking_footer
 from consent.jurisdiction import Jurisdiction, normalize_address
-from consent.models import ConsentSuppression
 from consent.policy import ConsentStatus, Policy, may_track, policy_for
+from consent.repository import any_suppressed
 from consent.service import jurisdiction_of, policy_config, statuses_of
 from consent.signing import keys_for
 from plugin.hooks import OutgoingEmail, registry
@@ -125,4 +125,4 @@ async def hits_may_be_recorded(recipients: Sequence[str], settings: Settings) ->
         return True
     keys = keys_for(settings)
     hashes = [h for recipient in recipients for h in keys.address_hashes(recipient)]
-    return not await ConsentSuppression.filter(address_hash__in=hashes).exists()
+    return not await any_suppressed(hashes)

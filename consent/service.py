@@ -18,8 +18,9 @@ from functools import cache
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from consent import repository
 from consent.jurisdiction import Jurisdiction, normalize_address, resolve_jurisdiction
-from consent.models import ConsentFormUse, ConsentRecord, ConsentState, ConsentSuppression
+from consent.models import ConsentState
 from consent.policy import (
     DEFAULT_POLICIES,
     ConsentStatus,
@@ -113,15 +114,14 @@ async def _currents(addresses: Iterable[str], settings: Settings) -> dict[str, _
     result = {a: _Current(ConsentStatus.UNKNOWN, None, None) for a in wanted}
     if not wanted:
         return result
-    rows = await ConsentRecord.filter(recipient__in=wanted).order_by("recorded_at", "id")
-    for row in rows:  # ascending: the last one seen per recipient is the latest
+    # Oldest first: the last one seen per recipient is the latest.
+    for row in await repository.records_of(wanted):
         result[row.recipient] = _Current(
             ConsentStatus(row.status.value), row.recorded_at, row.source
         )
     keys = keys_for(settings)
     by_hash = {h: a for a in wanted for h in keys.address_hashes(a)}
-    suppressed = await ConsentSuppression.filter(address_hash__in=list(by_hash))
-    for entry in suppressed:
+    for entry in await repository.suppressions_among(by_hash):
         address = by_hash[entry.address_hash]
         # Without a record (erased), the entry alone says WITHDRAWN; a record present
         # is itself the refusal that made the entry.
@@ -197,7 +197,7 @@ async def spend_form(nonce: str) -> None:
     """Mark a consent form used (FormUsedError if it was): the insert under a unique key is
     the atomic check, whatever the number of concurrent POSTs."""
     try:
-        await ConsentFormUse.create(nonce=nonce)
+        await repository.insert_form_use(nonce)
     except IntegrityError:
         raise FormUsedError("this consent form was used already", field="form") from None
 
@@ -206,7 +206,7 @@ async def refused_by_recipient(email: str, settings: Settings) -> bool:
     """Whether the recipient's own refusal (consent page, erasure) stands: then only the
     recipient's own grant, or an administrator's with a note of the proof, lifts it."""
     hashes = keys_for(settings).address_hashes(email)
-    return await ConsentSuppression.filter(address_hash__in=hashes, by_recipient=True).exists()
+    return await repository.any_suppressed(hashes, by_recipient_only=True)
 
 
 async def record_consent(
@@ -254,7 +254,7 @@ async def record_consent(
         if form_nonce is not None:
             # First: a second POST of the form stops here, and nothing is written.
             await spend_form(form_nonce)
-        await ConsentRecord.create(
+        await repository.append_record(
             recipient=address,
             status=state,
             source=source,
@@ -263,23 +263,5 @@ async def record_consent(
             by_recipient=by_recipient,
             note=note,
         )
-        await _keep_suppression_in_step(hashes, state, by_recipient)
+        await repository.keep_suppression_in_step(hashes, state, by_recipient)
     return await recipient_consent(address, settings)
-
-
-async def _keep_suppression_in_step(
-    hashes: list[str], state: ConsentState, by_recipient: bool
-) -> None:
-    if state is ConsentState.GRANTED:
-        # A grant that got this far lifts every suppression, erasure's included.
-        await ConsentSuppression.filter(address_hash__in=hashes).delete()
-        return
-    await ConsentSuppression.filter(address_hash__in=hashes[1:]).delete()
-    changes: dict[str, object] = {"status": state}
-    if by_recipient:
-        changes["by_recipient"] = True  # a user's refusal never clears the recipient's own
-    updated = await ConsentSuppression.filter(address_hash=hashes[0]).update(**changes)
-    if not updated:
-        await ConsentSuppression.create(
-            address_hash=hashes[0], status=state, by_recipient=by_recipient
-        )

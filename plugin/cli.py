@@ -114,11 +114,10 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 async def _prepare_serve(settings: Settings, base: str) -> None:
     """Migrate an embedded database; in development, make a demo user on first start."""
-    from plugin.accounts import service
-    from plugin.accounts.models import User
+    from plugin.accounts import repository, service
 
     async def demo() -> None:
-        if settings.env != "development" or await User.exists():
+        if settings.env != "development" or await repository.any_user():
             return
         user = await service.create_user("demo@example.com", name="Demo User")
         token = await service.issue_token(user, label="demo")

@@ -27,7 +27,6 @@ from plugin.observability.metrics import record_events
 from plugin.runtime import current_runtime
 from plugin.settings import Settings
 from plugin.tracking.edge.hits import EdgeHit, client_hash, client_prefix, dashed_uuid, uuid_hex
-from plugin.tracking.models import TrackingEvent
 from plugin.tracking.pipeline.batch_context import (
     CopyInfo,
     PriorIndex,
@@ -44,6 +43,7 @@ from plugin.tracking.pipeline.store import (
     bump_aggregates,
     insert_events,
     lock_copies,
+    stored_verdicts,
 )
 
 __all__ = ["FINALISE_ACTOR", "after_commit", "classifier_settings", "ingest_hits", "recorded_event"]
@@ -232,9 +232,7 @@ def _count_recorded(rows: Iterable[EventRow]) -> None:
 async def _take_stored_verdicts(rows: list[EventRow]) -> None:
     """Rows stored by an earlier delivery keep the verdict stored then, not today's."""
     wanted = [dashed_uuid(row.event_id) for row in rows]
-    stored = await TrackingEvent.filter(event_id__in=wanted).values(
-        "id", "event_id", "source", "rule", "duplicate"
-    )
+    stored = await stored_verdicts(wanted)
     by_id = {uuid_hex(s["event_id"]): s for s in stored}
     for row in rows:
         found = by_id.get(row.event_id)
