@@ -21,18 +21,19 @@ from plugin.runtime import RuntimeSlot, process_slot
 from plugin.settings import Settings, load_settings
 from plugin.static_files import static_routes
 from plugin.tracking.edge.routes import TrackingFastPath, tracking_routes
-from plugin.tracking.pipeline.self_clients import observe_client
+from plugin.tracking.pipeline.self_clients import client_observer
 
 __all__ = ["create_app", "graphql_endpoint", "lifespan_for", "plugin_routes"]
 
 
-def graphql_endpoint(settings: Settings) -> GraphQLEndpoint:
+def graphql_endpoint(settings: Settings, slot: RuntimeSlot | None = None) -> GraphQLEndpoint:
     schema = build_schema(
         max_depth=settings.graphql_max_depth,
         max_query_bytes=settings.graphql_max_query_bytes,
         max_cost=settings.graphql_max_cost,
     )
-    return GraphQLEndpoint(schema, settings, client_observer=observe_client)
+    observer = client_observer(slot if slot is not None else process_slot())
+    return GraphQLEndpoint(schema, settings, client_observer=observer)
 
 
 def plugin_routes(settings: Settings, slot: RuntimeSlot | None = None) -> list[BaseRoute]:
@@ -41,7 +42,7 @@ def plugin_routes(settings: Settings, slot: RuntimeSlot | None = None) -> list[B
     ``slot``: where the lifespan (plugin.composition) puts the started runtime; this
     process's unless given.
     """
-    endpoint = graphql_endpoint(settings)
+    endpoint = graphql_endpoint(settings, slot)
     return [
         *tracking_routes(settings, slot),  # first: the hot path matches without trying the rest
         *health.routes,

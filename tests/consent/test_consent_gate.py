@@ -9,6 +9,7 @@ from typing import Any
 from consent.gate import ConsentGates, before_email_sent, hits_may_be_recorded, install, installed
 from consent.service import record_consent
 from plugin.hooks import OutgoingEmail, registry
+from plugin.runtime import current_runtime
 from plugin.tracking.models import TrackingEvent
 from plugin.tracking.pipeline.ingest import ingest_hits
 from tests.consent.factories import unique_address
@@ -56,7 +57,8 @@ async def test_a_refused_recipient_s_hits_are_not_recorded(
     refused = await make_tracked_mail(settings, user.id, recipients=(ben,))
     allowed = await make_tracked_mail(settings, user.id, recipients=(cleo,))
     await record_consent(ben, "DENIED", "phone", None, settings)
-    await ingest_hits([wire_hit(refused, at=time.time()), wire_hit(allowed, at=time.time())])
+    hits = [wire_hit(refused, at=time.time()), wire_hit(allowed, at=time.time())]
+    await ingest_hits(hits, current_runtime())
     assert await TrackingEvent.filter(email_id=refused.email.id).count() == 0
     assert await TrackingEvent.filter(email_id=allowed.email.id).count() == 1
 
@@ -65,7 +67,7 @@ async def test_a_host_veto_on_hits_is_heard_too(server: str, make_user: Any, set
     user = await make_user()
     mail = await make_tracked_mail(settings, user.id, recipients=(unique_address("x.com"),))
     with registry.registered("before_hits_recorded", lambda recipients: False):
-        await ingest_hits([wire_hit(mail, at=time.time())])
+        await ingest_hits([wire_hit(mail, at=time.time())], current_runtime())
     assert await TrackingEvent.filter(email_id=mail.email.id).count() == 0
 
 

@@ -24,7 +24,7 @@ from tortoise.transactions import in_transaction
 from plugin.hooks import RecordedEvent, registry
 from plugin.jobs import enqueue_async
 from plugin.observability.metrics import record_events
-from plugin.runtime import current_runtime
+from plugin.runtime import Runtime
 from plugin.settings import Settings
 from plugin.tracking.edge.hits import EdgeHit, client_hash, client_prefix, dashed_uuid, uuid_hex
 from plugin.tracking.pipeline.batch_context import (
@@ -103,9 +103,10 @@ def recorded_event(row: EventRow) -> RecordedEvent:
     )
 
 
-async def ingest_hits(raw_hits: Sequence[Any]) -> list[RecordedEvent]:
-    """Record one batch of queued hits (idempotent); return the events decided and committed."""
-    runtime = current_runtime()
+async def ingest_hits(raw_hits: Sequence[Any], runtime: Runtime) -> list[RecordedEvent]:
+    """Record one batch of queued hits (idempotent); return the events decided and committed.
+
+    ``runtime``: the process's (its settings, and its Redis for the SELF clients)."""
     settings = runtime.settings
     hits = _parse(raw_hits)
     copies = await load_copies({hit.copy_id for hit in hits})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -66,7 +67,7 @@ def start_consumer(runtime: Runtime, orm_context: TortoiseContext) -> RunningCon
         # A client of its own, used only on the worker loop (connections belong to a loop).
         redis = Redis.from_url(settings.redis_url, health_check_interval=30)
         source = StreamSource(redis, stream_key(settings))
-    consumer = HitConsumer(source, ingest_hits)
+    consumer = HitConsumer(source, functools.partial(ingest_hits, runtime=runtime))
 
     async def run() -> None:
         # Current in this task only (as the middleware does per worker thread; never left,
