@@ -31,9 +31,9 @@ from consent.policy import (
 )
 from consent.signing import keys_for
 from plugin.accounts.models import User
+from plugin.addresses import check_address, check_text
 from plugin.errors import ErrorCode, MailbeaconError, ValidationError
 from plugin.hooks import registry
-from plugin.sending.validation import check_address, check_text
 from plugin.settings import Settings
 
 __all__ = [

@@ -4,7 +4,8 @@ Resolving ``links`` or ``events`` email by email costs one query each (a page of
 emails asking both: 200 queries). The loaders batch every key asked for during one
 tick of the event loop into one query. Loaders live in the request's context, so
 their caches never outlive a request nor cross users; the queries themselves are
-scoped to the request's user (``plugin.tracking.repository``).
+scoped to the request's user (``plugin.sending.repository`` for the links,
+``plugin.tracking.repository`` for the events).
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from strawberry.types import Info
 
 from graphql_schema.context import require_user
 from plugin.sending.models import TrackedLink
+from plugin.sending.repository import links_of
 from plugin.tracking.models import TrackingEvent
-from plugin.tracking.repository import links_of, newest_events
+from plugin.tracking.repository import newest_events
 
 __all__ = ["EventsKey", "Loaders", "loaders_of"]
 

@@ -12,9 +12,9 @@ from tortoise.exceptions import IntegrityError
 
 from plugin.accounts import repository
 from plugin.accounts.models import User
+from plugin.addresses import check_header_value
 from plugin.errors import ErrorCode, NotFoundError, ValidationError
 from plugin.jobs import enqueue_async
-from plugin.sending.validation import check_header_value
 
 __all__ = [
     "PREFIX_LENGTH",

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from plugin.accounts.models import User
+from plugin.addresses import check_address
 from plugin.errors import ValidationError
 from plugin.mailboxes import repository
 from plugin.mailboxes.crypto import encrypt
@@ -14,7 +15,6 @@ from plugin.mailboxes.imap import find_sent_folder
 from plugin.mailboxes.models import Mailbox
 from plugin.mailboxes.smtp_check import check_smtp
 from plugin.mailboxes.urls import parse_imap_url, parse_smtp_url
-from plugin.sending.validation import check_address
 from plugin.settings import Settings
 
 __all__ = ["MailboxRequest", "connect_mailbox", "disconnect_mailbox"]

@@ -10,6 +10,7 @@ the email's status), so that ``send_job.py`` and ``recovery.py`` hold no SQL.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,9 +18,9 @@ from typing import Any
 
 from tortoise.expressions import Q
 
+from plugin.addresses import check_text
 from plugin.errors import ErrorCode, ValidationError
 from plugin.sending.models import EmailCopy, EmailStatus, SentEmail, TrackedLink
-from plugin.sending.validation import check_text
 
 __all__ = [
     "MAX_SEARCH_CHARS",
@@ -37,6 +38,7 @@ __all__ = [
     "insert_email",
     "insert_tracked_links",
     "link_indexes",
+    "links_of",
     "list_emails",
     "lost_copy_ids",
     "mark_copies_sent",
@@ -195,6 +197,16 @@ async def list_emails(
     rows = await query.order_by("-created_at", "-id").limit(first + 1)
     total = await SentEmail.filter(base).count()
     return EmailPage(emails=rows[:first], has_next_page=len(rows) > first, total_count=total)
+
+
+async def links_of(owner_id: int, email_ids: Sequence[int]) -> dict[int, list[TrackedLink]]:
+    """The tracked links of the owner's emails among ``email_ids``, in position order (one
+    query); another user's email has none."""
+    found: dict[int, list[TrackedLink]] = defaultdict(list)
+    links = TrackedLink.filter(email_id__in=list(email_ids), email__user_id=owner_id)
+    for link in await links.order_by("email_id", "position"):
+        found[link.email_id].append(link)  # type: ignore[attr-defined]
+    return found
 
 
 # The send job's statements: run for the system, keyed by the ids the send enqueued.

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from tortoise import fields
 from tortoise.models import Model
 
 from plugin.accounts.models import User
-from plugin.sending.models import EmailCopy, SentEmail, TrackedLink
+
+if TYPE_CHECKING:
+    # Typing only: tortoise relates models by name ("models.SentEmail"), and sending
+    # (which instruments with tracking's code) sits above tracking.
+    from plugin.sending.models import EmailCopy, SentEmail, TrackedLink
 
 __all__ = ["EventKind", "EventSourceField", "TrackingEvent"]
 

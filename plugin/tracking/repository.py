@@ -1,4 +1,6 @@
-"""What the Mail tab reads of tracking: an email's links, its newest events, its open breakdown.
+"""What the Mail tab reads of tracking: an email's newest events, its open breakdown.
+
+An email's tracked links are sending's (``plugin.sending.repository.links_of``).
 
 Every function takes the owner's user id and filters on it: another user's email
 id gives nothing (no error, no row), whoever asks. The lists take many email ids
@@ -27,25 +29,14 @@ from dataclasses import dataclass
 
 from tortoise.functions import Count
 
-from plugin.sending.models import TrackedLink
 from plugin.tracking.models import EventKind, EventSourceField, TrackingEvent
 from plugin.tracking.pipeline.clients import client_for_event
 from plugin.tracking.pipeline.store import PENDING_RULE
 
-__all__ = ["UNKNOWN_CLIENT", "OpenBreakdown", "links_of", "newest_events", "open_breakdown"]
+__all__ = ["UNKNOWN_CLIENT", "OpenBreakdown", "newest_events", "open_breakdown"]
 
 #: The client name of opens whose user agent names none.
 UNKNOWN_CLIENT = "Unknown"
-
-
-async def links_of(owner_id: int, email_ids: Sequence[int]) -> dict[int, list[TrackedLink]]:
-    """The tracked links of the owner's emails among ``email_ids``, in position order (one
-    query); another user's email has none."""
-    found: dict[int, list[TrackedLink]] = defaultdict(list)
-    links = TrackedLink.filter(email_id__in=list(email_ids), email__user_id=owner_id)
-    for link in await links.order_by("email_id", "position"):
-        found[link.email_id].append(link)  # type: ignore[attr-defined]
-    return found
 
 
 async def _newest_event_ids(owner_id: int, email_ids: list[int], limit: int) -> list[int]:

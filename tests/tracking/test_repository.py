@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from plugin.tracking.repository import links_of, newest_events, open_breakdown
+from plugin.sending.repository import links_of
+from plugin.tracking.repository import newest_events, open_breakdown
 from tests.conftest import UserFactory
 from tests.live.factories import make_email, store_event
 
