@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from consent import repository
-from consent.service import current_settings, validate_address
+from consent.service import validate_address
 from consent.signing import keys_for
 from plugin.accounts.models import User
 from plugin.errors import ForbiddenError
@@ -31,7 +31,7 @@ class ErasureReport:
 
 
 async def erase_recipient_data(
-    email: str, actor: User | None, settings: Settings | None = None
+    email: str, actor: User | None, settings: Settings
 ) -> ErasureReport:
     """Erase the recipient's data; ``actor`` must be an admin (None: the operator's CLI).
 
@@ -39,7 +39,6 @@ async def erase_recipient_data(
     """
     if actor is not None and not actor.is_admin:
         raise ForbiddenError("only administrators may erase a recipient's data")
-    settings = settings or current_settings()
     address = validate_address(email)
     hashes = keys_for(settings).address_hashes(address)
     events, notifications, records = await repository.erase_recipient(address, hashes)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from consent.repository import recipient_history
-from consent.service import current_settings, recipient_consent, validate_address
+from consent.service import recipient_consent, validate_address
 from plugin.accounts.models import User
 from plugin.errors import ForbiddenError
 from plugin.settings import Settings
@@ -19,7 +19,7 @@ def _iso(value: datetime | None) -> str | None:
 
 
 async def export_recipient_data(
-    email: str, actor: User | None, settings: Settings | None = None
+    email: str, actor: User | None, settings: Settings
 ) -> dict[str, Any]:
     """Everything mailbeacon holds that names the recipient, JSON-ready.
 
@@ -28,7 +28,6 @@ async def export_recipient_data(
     """
     if actor is not None and not actor.is_admin:
         raise ForbiddenError("only administrators may export a recipient's data")
-    settings = settings or current_settings()
     address = validate_address(email)
     state = await recipient_consent(address, settings)
     records, events, notifications = await recipient_history(address)

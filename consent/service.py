@@ -43,7 +43,6 @@ __all__ = [
     "FormUsedError",
     "RecipientConsentState",
     "RecipientRefusedError",
-    "current_settings",
     "jurisdiction_of",
     "latest_change_at",
     "policy_config",
@@ -81,13 +80,6 @@ class _Current:
     status: ConsentStatus
     updated_at: datetime | None
     source: str | None
-
-
-def current_settings() -> Settings:
-    """The running process's settings (services called from resolvers, actors, hooks)."""
-    from plugin.runtime import current_runtime
-
-    return current_runtime().settings
 
 
 @cache
@@ -141,22 +133,21 @@ async def _currents(addresses: Iterable[str], settings: Settings) -> dict[str, _
 
 
 async def statuses_of(
-    addresses: Iterable[str], settings: Settings | None = None
+    addresses: Iterable[str], settings: Settings
 ) -> dict[str, ConsentStatus]:
     """Current status per normalized address (two queries whatever the count)."""
-    currents = await _currents(addresses, settings or current_settings())
+    currents = await _currents(addresses, settings)
     return {address: current.status for address, current in currents.items()}
 
 
-async def latest_change_at(email: str, settings: Settings | None = None) -> datetime | None:
+async def latest_change_at(email: str, settings: Settings) -> datetime | None:
     """When the recipient's consent last changed (a record or a suppression entry)."""
     address = normalize_address(email)
-    return (await _currents([address], settings or current_settings()))[address].updated_at
+    return (await _currents([address], settings))[address].updated_at
 
 
-async def recipient_consent(email: str, settings: Settings | None = None) -> RecipientConsentState:
+async def recipient_consent(email: str, settings: Settings) -> RecipientConsentState:
     """The recipient's jurisdiction, policy and current consent."""
-    settings = settings or current_settings()
     address = validate_address(email)
     jurisdiction = await jurisdiction_of(address)
     policy = policy_for(jurisdiction, policy_config(settings))
@@ -211,10 +202,10 @@ async def spend_form(nonce: str) -> None:
         raise FormUsedError("this consent form was used already", field="form") from None
 
 
-async def refused_by_recipient(email: str, settings: Settings | None = None) -> bool:
+async def refused_by_recipient(email: str, settings: Settings) -> bool:
     """Whether the recipient's own refusal (consent page, erasure) stands: then only the
     recipient's own grant, or an administrator's with a note of the proof, lifts it."""
-    hashes = keys_for(settings or current_settings()).address_hashes(email)
+    hashes = keys_for(settings).address_hashes(email)
     return await repository.any_suppressed(hashes, by_recipient_only=True)
 
 
@@ -222,8 +213,8 @@ async def record_consent(
     email: str,
     status: ConsentStatus | ConsentState | str,
     source: str,
-    recorded_by: User | None = None,
-    settings: Settings | None = None,
+    recorded_by: User | None,
+    settings: Settings,
     *,
     note: str | None = None,
     by_recipient: bool = False,
@@ -240,7 +231,6 @@ async def record_consent(
     ``form_nonce``: the consent form's nonce, spent in the same transaction (FormUsedError
     when it was spent already: a form records one choice, however many POSTs race).
     """
-    settings = settings or current_settings()
     address = validate_address(email)
     state = _parse_status(status)
     source = _clean_text(source, "source", _MAX_SOURCE) or ""

@@ -177,10 +177,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     import dramatiq
 
-    from plugin.composition import start_runtime
+    from plugin.composition import start_hit_consumer, start_runtime
     from plugin.cpu import configure_cpu_pool, shutdown_cpu_pool
     from plugin.heap import freeze_startup_heap
-    from plugin.tracking.pipeline.runner import start_consumer
     from workers.periodic import WATCH_SECONDS, restore_lost_chains
 
     if settings.embedded:
@@ -204,7 +203,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
         signal.signal(signum, lambda *_: stop.set())
     worker.start()
     # Hits come from the Redis hit stream, batched at this consumer; Dramatiq runs the rest.
-    consumer = start_consumer(runtime)
+    consumer = start_hit_consumer(runtime)
     freeze_startup_heap()
     print(f"mailbeacon worker: {args.threads} thread(s) on {settings.redis_prefix}", flush=True)
     while not stop.wait(WATCH_SECONDS):

@@ -33,7 +33,6 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import TypeVar
 
-from consent.footer import stop_tracking_footer
 from plugin.cpu import run_cpu
 from plugin.hooks import registry
 from plugin.jobs import enqueue_async
@@ -315,7 +314,7 @@ async def _build(
         CopyToBuild(
             public_id=bytes.fromhex(copy.public_id), track_opens=copy.track_opens,
             track_links=copy.track_links, message_id=copy.message_id or "",
-            recipients=list(copy.envelope_to), footer=await _footer(email, copy, settings),
+            recipients=list(copy.envelope_to), footer=await _footer(email, copy),
         )
         for copy in copies
     ]
@@ -325,17 +324,23 @@ async def _build(
     )
 
 
-async def _footer(
-    email: SentEmail, copy: EmailCopy, settings: Settings
-) -> tuple[str, str] | None:
-    """Consent: a tracked copy to an opt-in/opt-out recipient carries a "Stop tracking"
-    link: the recipient's own when the copy goes to it alone, else the message's."""
+async def _footer(email: SentEmail, copy: EmailCopy) -> tuple[str, str] | None:
+    """The ``resolve_stop_tracking_footer`` hook's footer of a tracked copy (consent's: a
+    copy to an opt-in/opt-out recipient carries a "Stop tracking" link, the recipient's
+    own when the copy goes to it alone, else the message's)."""
     if not (copy.track_opens or copy.track_links):
         return None
+    footer: tuple[str, str] | None
     if copy.recipient is None:
         everyone = [*email.to_addresses, *email.cc_addresses, *email.bcc_addresses]
-        return await stop_tracking_footer(everyone, settings, message=copy.public_id)
-    return await stop_tracking_footer([copy.recipient], settings)
+        footer = await registry.first_answer(
+            "resolve_stop_tracking_footer", everyone, copy.public_id
+        )
+    else:
+        footer = await registry.first_answer(
+            "resolve_stop_tracking_footer", [copy.recipient], None
+        )
+    return footer
 
 
 def _shared(email: SentEmail, route: Route) -> EmailToBuild:

@@ -18,7 +18,7 @@ from datetime import datetime
 from tortoise.transactions import in_transaction
 
 from plugin.hooks import RecordedEvent
-from plugin.runtime import current_runtime
+from plugin.settings import Settings
 from plugin.tracking.models import TrackingEvent
 from plugin.tracking.pipeline.batch_context import client_key, load_links, load_priors
 from plugin.tracking.pipeline.classify import Hit, HitKind, classify
@@ -51,9 +51,9 @@ def _key(event: TrackingEvent) -> tuple[int, str, str]:
     return client_key(event.copy_id, event.client_hash, event.user_agent)  # type: ignore[attr-defined]
 
 
-async def decide_held_clicks(event_ids: Sequence[str]) -> list[RecordedEvent]:
+async def decide_held_clicks(event_ids: Sequence[str], settings: Settings) -> list[RecordedEvent]:
     """Decide these held clicks and the same clients' older held clicks; return the decided."""
-    cset = classifier_settings(current_runtime().settings)
+    cset = classifier_settings(settings)
     targets = await held_targets(_uuids(event_ids))
     if not targets:
         return []
