@@ -8,6 +8,7 @@ settings, hooks, errors, db) imports none of them.
 from __future__ import annotations
 
 from consent.gate import install as install_consent_gate
+from plugin.jobs import check_jobs
 from plugin.runtime import Runtime, create_runtime, release_runtime
 from plugin.settings import Settings
 from workers.broker import configure_broker, load_actors
@@ -21,10 +22,13 @@ def install_gates() -> None:
 
 
 def start_runtime(settings: Settings, *, embedded_worker: bool) -> Runtime:
-    """Configure the broker, load actors and, in embedded mode, start worker threads here;
-    then install the gates and start (anew) the periodic chains, once per start."""
+    """Configure the broker, load actors, check that every job referred to has its actor
+    (``UnknownJobError`` otherwise) and, in embedded mode, start worker threads here; then
+    install the gates and start (anew) the periodic chains, once per start."""
     broker = configure_broker(settings)  # before load_actors: actors bind to it
     load_actors()
+    # Every job the code refers to has its actor, on its queue: UnknownJobError otherwise.
+    check_jobs(broker)
     runtime = create_runtime(settings, broker, embedded_worker=embedded_worker)
     # Actor modules are imported only now: an actor binds to the broker current at its
     # import (load_actors imported them under this one).

@@ -27,6 +27,7 @@ __all__ = [
     "TooManyLinksError",
     "UnauthenticatedError",
     "UnknownHookError",
+    "UnknownJobError",
     "ValidationError",
 ]
 
@@ -140,3 +141,14 @@ class TooManyLinksError(ValidationError):
 
 class UnknownHookError(MailbeaconError):
     code = "UNKNOWN_HOOK"
+
+
+class UnknownJobError(MailbeaconError):
+    """Code refers to a job (``plugin.jobs.JobName``) that no actor of the broker runs,
+    or on another queue: found at start-up, each problem named."""
+
+    code = "UNKNOWN_JOB"
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("unknown jobs:\n  - " + "\n  - ".join(self.problems))

@@ -22,8 +22,9 @@ from tortoise.expressions import Q
 from plugin.jobs import enqueue_async
 from plugin.sending.models import EmailCopy, EmailStatus
 from plugin.sending.send_job import CLAIM_LEASE, expire_claim
-from plugin.sending.service import SEND_ACTOR
+from plugin.sending.service import SEND_COPY
 from plugin.settings import Settings
+from plugin.transaction import transaction
 
 __all__ = ["LOST_AFTER", "recover_lost_copies"]
 
@@ -43,12 +44,14 @@ async def recover_lost_copies(
         status=EmailStatus.QUEUED,
     ).limit(BATCH).values_list("id", flat=True)
     if lost:
-        # Due again one grace later: the next sweep leaves them to the jobs enqueued here.
-        await EmailCopy.filter(id__in=list(lost), status=EmailStatus.QUEUED).update(
-            next_attempt_at=now
-        )
-        for copy_id in lost:
-            await enqueue_async(SEND_ACTOR, copy_id)
+        # Due again one grace later: the next sweep leaves them to the jobs enqueued here,
+        # which go out once that is committed.
+        async with transaction():
+            await EmailCopy.filter(id__in=list(lost), status=EmailStatus.QUEUED).update(
+                next_attempt_at=now
+            )
+            for copy_id in lost:
+                await enqueue_async(SEND_COPY, copy_id)
     interrupted = await EmailCopy.filter(
         status=EmailStatus.SENDING, claimed_at__lt=now - CLAIM_LEASE
     ).limit(BATCH)
