@@ -12,9 +12,12 @@ from graphql_schema.encoding import EncodableText
 from graphql_schema.errors import ErrorPolicy
 from graphql_schema.execution import EventScopedExecutionContext
 from graphql_schema.limits import limit_extensions
-from graphql_schema.mutations.consent import ConsentMutations
-from graphql_schema.mutations.mailbox import MailboxMutations
+from graphql_schema.mutations.connect_mailbox import ConnectMailbox
+from graphql_schema.mutations.disconnect_mailbox import DisconnectMailbox
+from graphql_schema.mutations.erase_recipient_data import EraseRecipientData
 from graphql_schema.mutations.mark_notifications_read import MarkNotificationsRead
+from graphql_schema.mutations.record_consent import RecordConsent
+from graphql_schema.mutations.request_tracking_consent import RequestTrackingConsent
 from graphql_schema.mutations.send_email import SendEmail
 from graphql_schema.mutations.update_tracking_preferences import UpdateTrackingPreferences
 from graphql_schema.queries.account import AccountQueries
@@ -33,8 +36,16 @@ Query = merge_types(
 )
 Mutation = merge_types(
     "Mutation",
-    (UpdateTrackingPreferences, SendEmail, MarkNotificationsRead, ConsentMutations,
-     MailboxMutations),
+    (
+        UpdateTrackingPreferences,
+        SendEmail,
+        MarkNotificationsRead,
+        RecordConsent,
+        RequestTrackingConsent,
+        EraseRecipientData,
+        ConnectMailbox,
+        DisconnectMailbox,
+    ),
 )
 
 

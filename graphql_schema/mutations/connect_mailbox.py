@@ -1,4 +1,4 @@
-"""connectMailbox and disconnectMailbox: the caller's own mailbox only."""
+"""connectMailbox: verify and connect the caller's own mailbox."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from graphql_schema.context import require_user, settings_of
 from graphql_schema.types.common import UserError
 from graphql_schema.types.mailbox import ConnectMailboxInput, ConnectMailboxPayload, Mailbox
 from plugin.errors import MailboxError, ValidationError
-from plugin.mailboxes.service import connect_mailbox, disconnect_mailbox
+from plugin.mailboxes.service import connect_mailbox
 
-__all__ = ["MailboxMutations"]
+__all__ = ["ConnectMailbox"]
 
 
 @strawberry.type
-class MailboxMutations:
+class ConnectMailbox:
     @strawberry.mutation(
         description="Verify and connect the caller's own mailbox (SMTP AUTH, IMAP LOGIN and "
         "the Sent folder); nothing is stored unless it verifies. Replaces an earlier one."
@@ -29,9 +29,3 @@ class MailboxMutations:
         except (ValidationError, MailboxError) as error:
             return ConnectMailboxPayload(mailbox=None, errors=[UserError.from_error(error)])
         return ConnectMailboxPayload(mailbox=Mailbox.from_model(mailbox), errors=[])
-
-    @strawberry.mutation(
-        description="Forget the caller's mailbox and its credentials; true when one was removed."
-    )
-    async def disconnect_mailbox(self, info: Info) -> bool:
-        return await disconnect_mailbox(require_user(info))
