@@ -45,6 +45,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy plugin graphql_schema workers consent
 	$(BIN)/deptry .
+	$(BIN)/lint-imports
 
 schema: $(STAMP)
 	$(BIN)/mailbeacon schema --output schema.graphql

@@ -110,13 +110,14 @@ async def _setup(settings: Any) -> tuple[list[str], list[int]]:
 
 async def _ours(hits: list[dict[str, Any]]) -> tuple[float, float]:
     """Wall seconds, and this process's CPU seconds (steadier on a shared machine)."""
+    from plugin.runtime import current_runtime
     from plugin.tracking.pipeline.ingest import ingest_hits
 
     start, cpu = time.perf_counter(), time.process_time()
     laps = []
     for i in range(0, len(hits), 1000):
         lap = time.perf_counter()
-        await ingest_hits(hits[i : i + 1000])
+        await ingest_hits(hits[i : i + 1000], current_runtime())
         laps.append(time.perf_counter() - lap)
     tenth = max(1, len(laps) // 10)
     print(

@@ -5,15 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from tortoise.expressions import Q
-
-from consent.models import ConsentRecord
-from consent.service import current_settings, recipient_consent, validate_address
+from consent.repository import recipient_history
+from consent.service import recipient_consent, validate_address
 from plugin.accounts.models import User
 from plugin.errors import ForbiddenError
-from plugin.notifications.models import Notification
 from plugin.settings import Settings
-from plugin.tracking.models import TrackingEvent
 
 __all__ = ["export_recipient_data"]
 
@@ -23,7 +19,7 @@ def _iso(value: datetime | None) -> str | None:
 
 
 async def export_recipient_data(
-    email: str, actor: User | None, settings: Settings | None = None
+    email: str, actor: User | None, settings: Settings
 ) -> dict[str, Any]:
     """Everything mailbeacon holds that names the recipient, JSON-ready.
 
@@ -32,16 +28,9 @@ async def export_recipient_data(
     """
     if actor is not None and not actor.is_admin:
         raise ForbiddenError("only administrators may export a recipient's data")
-    settings = settings or current_settings()
     address = validate_address(email)
     state = await recipient_consent(address, settings)
-    records = await ConsentRecord.filter(recipient=address).order_by("recorded_at", "id")
-    events = (
-        await TrackingEvent.filter(Q(recipient=address) | Q(copy__recipient=address))
-        .order_by("occurred_at", "id")
-        .prefetch_related("link", "email")
-    )
-    notifications = await Notification.filter(recipient=address).order_by("created_at", "id")
+    records, events, notifications = await recipient_history(address)
     return {
         "recipient": address,
         "exportedAt": _iso(datetime.now(UTC)),

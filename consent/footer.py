@@ -1,11 +1,13 @@
 """The "Stop tracking" footer of tracked emails (for the sending pipeline).
 
-Contract with the sending pipeline: for every copy that goes out *tracked*, call
-:func:`stop_tracking_footer` with every address the copy goes to (the one
+Contract with the sending pipeline: for every copy that goes out *tracked*, the
+sending pipeline asks the ``resolve_stop_tracking_footer`` hook (consent.gate
+registers :func:`stop_tracking_footer` there) with every address the copy goes to (the one
 recipient of a per-recipient copy; to + cc + bcc of a shared message) and, for a
 shared message, ``message=`` the copy's public id; add the returned HTML to the
 HTML body and the text to the text body (:func:`with_footer`, pure CPU work that
-the send does in its CPU pool, where it builds the copy). The HTML anchor carries
+the send does in its CPU pool, where it builds the copy; it lives in
+plugin.sending.copies). The HTML anchor carries
 ``data-mb-no-track``, so the HTML instrumenter leaves it alone (it may be
 appended before or after instrumenting); the text instrumenter rewrites every
 URL, so append the text part *after* instrumenting the text. An untracked copy
@@ -26,11 +28,13 @@ from dataclasses import dataclass
 
 from consent.jurisdiction import normalize_address
 from consent.policy import policy_for
-from consent.service import current_settings, jurisdiction_of, policy_config
+from consent.service import jurisdiction_of, policy_config
 from consent.signing import keys_for
 from consent.templating import DEFAULT_LANGUAGE, render
+
+# Re-exported: the sending pipeline adds the footer itself (plugin.sending.copies).
+from plugin.sending.copies import with_footer
 from plugin.settings import Settings
-from plugin.tracking.instrument.html_body import insert_visible
 
 __all__ = [
     "ConsentLink",
@@ -68,7 +72,7 @@ def message_link_url(public_id: str, settings: Settings, *, now: float | None = 
 
 async def stop_tracking_footer(
     recipients: str | Sequence[str],
-    settings: Settings | None = None,
+    settings: Settings,
     *,
     message: str | None = None,
 ) -> tuple[str, str] | None:
@@ -79,7 +83,6 @@ async def stop_tracking_footer(
     copy's public id, required then). Templates ``stop_tracking.html`` /
     ``stop_tracking.txt`` (overridable).
     """
-    settings = settings or current_settings()
     listed = [recipients] if isinstance(recipients, str) else list(recipients)
     addresses = list(dict.fromkeys(normalize_address(r) for r in listed))
     config = policy_config(settings)
@@ -95,22 +98,3 @@ async def stop_tracking_footer(
     html = render(settings.data_dir, "stop_tracking.html", DEFAULT_LANGUAGE, link=link)
     text = render(settings.data_dir, "stop_tracking.txt", DEFAULT_LANGUAGE, link=link)
     return html.strip(), text.strip()
-
-
-def with_footer(
-    html: str | None, text: str | None, footer: tuple[str, str] | None
-) -> tuple[str | None, str | None]:
-    """The instrumented bodies with ``footer`` (from :func:`stop_tracking_footer`) added:
-    HTML where a mail client renders it, see ``visible_insertion_point``: before the last
-    real ``</body>``, else at the end; text at the end. Pure CPU work (the send builds
-    copies in a pool process)."""
-    if footer is None:
-        return html, text
-    footer_html, footer_text = footer
-    if html is not None:
-        # The tag scanner of the instrumenter: never into a comment, an attribute or a
-        # construct the end of the HTML leaves open, where no mail client shows it.
-        html = insert_visible(html, f"{footer_html}\n")
-    if text is not None:
-        text = f"{text.rstrip()}\n\n-- \n{footer_text}\n"
-    return html, text

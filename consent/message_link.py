@@ -21,13 +21,12 @@ from datetime import UTC, datetime
 
 from tortoise.exceptions import IntegrityError
 
+from consent import repository
 from consent.jurisdiction import normalize_address
-from consent.models import ConsentLinkMail
 from consent.request import request_tracking_consent
 from consent.signing import keys_for
 from plugin.accounts.models import User
 from plugin.errors import MailbeaconError
-from plugin.sending.models import EmailCopy
 from plugin.settings import Settings
 
 __all__ = ["claim_personal_link_mail", "mail_personal_link", "stop_message_tracking"]
@@ -39,14 +38,11 @@ _SECONDS_PER_DAY = 86_400
 
 async def stop_message_tracking(public_id: str) -> bool:
     """Stop recording hits on the copy (idempotent); False when no such copy exists."""
-    await EmailCopy.filter(public_id=public_id, tracking_stopped_at=None).update(
-        tracking_stopped_at=datetime.now(UTC)
-    )
-    return await EmailCopy.filter(public_id=public_id).exists()
+    return await repository.stop_copy_tracking(public_id)
 
 
 async def _recipients_of(public_id: str) -> tuple[User, set[str]] | None:
-    copy = await EmailCopy.get_or_none(public_id=public_id).prefetch_related("email__user")
+    copy = await repository.copy_with_sender(public_id)
     if copy is None:
         return None
     email = copy.email
@@ -67,7 +63,7 @@ async def claim_personal_link_mail(public_id: str, address: str, settings: Setti
         return None
     day = int(datetime.now(UTC).timestamp()) // _SECONDS_PER_DAY
     try:
-        await ConsentLinkMail.create(address_hash=keys_for(settings).address_hash(address), day=day)
+        await repository.insert_link_mail(keys_for(settings).address_hash(address), day)
     except IntegrityError:
         return None
     return found[0]

@@ -21,10 +21,10 @@ from starlette.responses import Response
 
 from consent.message_link import claim_personal_link_mail, mail_personal_link, stop_message_tracking
 from consent.page_http import error_page, form_language, page, read_posted_form
+from consent.repository import copy_tracking_state
 from consent.service import FormUsedError, spend_form, validate_address
 from consent.signing import keys_for
 from plugin.errors import ValidationError
-from plugin.sending.models import EmailCopy
 from plugin.settings import Settings
 
 __all__ = ["MESSAGE_FORM_ACTION", "message_page"]
@@ -41,7 +41,7 @@ async def message_page(
     request: Request, public_id: str, language: str, settings: Settings
 ) -> Response:
     """GET shows the page; POST stops the message's tracking or mails a personal link."""
-    copy = await EmailCopy.get_or_none(public_id=public_id).only("id", "tracking_stopped_at")
+    copy = await copy_tracking_state(public_id)
     if copy is None:
         return error_page(settings, language, "error_link")
     if request.method in ("GET", "HEAD"):

@@ -13,7 +13,6 @@ from __future__ import annotations
 from consent.footer import personal_link_url
 from consent.service import (
     RecipientConsentState,
-    current_settings,
     jurisdiction_of,
     recipient_consent,
     validate_address,
@@ -37,11 +36,10 @@ class ConsentRequestError(MailbeaconError):
 
 
 async def request_tracking_consent(
-    email: str, requested_by: User, settings: Settings | None = None
+    email: str, requested_by: User, settings: Settings
 ) -> RecipientConsentState:
     """Send the consent request to ``email`` from ``requested_by``; return the (unchanged)
     consent state. Nothing is recorded: only the recipient's own choice is."""
-    settings = settings or current_settings()
     address = validate_address(email)
     jurisdiction = await jurisdiction_of(address)
     language = "it" if jurisdiction.country in _ITALIAN else "en"

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from consent.models import ConsentFormUse, ConsentLinkMail
+from consent import repository
 from consent.signing import FORM_MAX_AGE_SECONDS
 from plugin.settings import Settings
-from plugin.tracking.models import TrackingEvent
 
 __all__ = ["purge_expired_events", "purge_spent_consent_bookkeeping", "retention_cutoff"]
 
@@ -28,24 +27,14 @@ async def purge_spent_consent_bookkeeping(now: datetime | None = None) -> None:
     """Forget used form nonces once their forms have expired anyway, and personal-link mails
     once their day (the rate limit's key) is over."""
     moment = now or datetime.now(UTC)
-    await ConsentFormUse.filter(
-        used_at__lt=moment - timedelta(seconds=2 * FORM_MAX_AGE_SECONDS)
-    ).delete()
-    await ConsentLinkMail.filter(created_at__lt=moment - timedelta(days=2)).delete()
+    await repository.purge_bookkeeping(
+        forms_used_before=moment - timedelta(seconds=2 * FORM_MAX_AGE_SECONDS),
+        links_mailed_before=moment - timedelta(days=2),
+    )
 
 
 async def purge_expired_events(settings: Settings, now: datetime | None = None) -> int:
     """Delete every event past retention (and the consent bookkeeping that can no longer
     matter); return how many events were deleted."""
     await purge_spent_consent_bookkeeping(now)
-    cutoff = retention_cutoff(settings, now)
-    total = 0
-    while True:
-        ids = (
-            await TrackingEvent.filter(occurred_at__lt=cutoff)
-            .limit(_BATCH)
-            .values_list("id", flat=True)
-        )
-        if not ids:
-            return total
-        total += await TrackingEvent.filter(id__in=list(ids)).delete()
+    return await repository.purge_events_before(retention_cutoff(settings, now), slice_size=_BATCH)

@@ -18,8 +18,9 @@ from functools import cache
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from consent import repository
 from consent.jurisdiction import Jurisdiction, normalize_address, resolve_jurisdiction
-from consent.models import ConsentFormUse, ConsentRecord, ConsentState, ConsentSuppression
+from consent.models import ConsentState
 from consent.policy import (
     DEFAULT_POLICIES,
     ConsentStatus,
@@ -42,7 +43,6 @@ __all__ = [
     "FormUsedError",
     "RecipientConsentState",
     "RecipientRefusedError",
-    "current_settings",
     "jurisdiction_of",
     "latest_change_at",
     "policy_config",
@@ -82,13 +82,6 @@ class _Current:
     source: str | None
 
 
-def current_settings() -> Settings:
-    """The running process's settings (services called from resolvers, actors, hooks)."""
-    from plugin.runtime import current_runtime
-
-    return current_runtime().settings
-
-
 @cache
 def policy_config(settings: Settings) -> PolicyConfig:
     """The policy configuration of these settings.
@@ -121,15 +114,14 @@ async def _currents(addresses: Iterable[str], settings: Settings) -> dict[str, _
     result = {a: _Current(ConsentStatus.UNKNOWN, None, None) for a in wanted}
     if not wanted:
         return result
-    rows = await ConsentRecord.filter(recipient__in=wanted).order_by("recorded_at", "id")
-    for row in rows:  # ascending: the last one seen per recipient is the latest
+    # Oldest first: the last one seen per recipient is the latest.
+    for row in await repository.records_of(wanted):
         result[row.recipient] = _Current(
             ConsentStatus(row.status.value), row.recorded_at, row.source
         )
     keys = keys_for(settings)
     by_hash = {h: a for a in wanted for h in keys.address_hashes(a)}
-    suppressed = await ConsentSuppression.filter(address_hash__in=list(by_hash))
-    for entry in suppressed:
+    for entry in await repository.suppressions_among(by_hash):
         address = by_hash[entry.address_hash]
         # Without a record (erased), the entry alone says WITHDRAWN; a record present
         # is itself the refusal that made the entry.
@@ -141,22 +133,21 @@ async def _currents(addresses: Iterable[str], settings: Settings) -> dict[str, _
 
 
 async def statuses_of(
-    addresses: Iterable[str], settings: Settings | None = None
+    addresses: Iterable[str], settings: Settings
 ) -> dict[str, ConsentStatus]:
     """Current status per normalized address (two queries whatever the count)."""
-    currents = await _currents(addresses, settings or current_settings())
+    currents = await _currents(addresses, settings)
     return {address: current.status for address, current in currents.items()}
 
 
-async def latest_change_at(email: str, settings: Settings | None = None) -> datetime | None:
+async def latest_change_at(email: str, settings: Settings) -> datetime | None:
     """When the recipient's consent last changed (a record or a suppression entry)."""
     address = normalize_address(email)
-    return (await _currents([address], settings or current_settings()))[address].updated_at
+    return (await _currents([address], settings))[address].updated_at
 
 
-async def recipient_consent(email: str, settings: Settings | None = None) -> RecipientConsentState:
+async def recipient_consent(email: str, settings: Settings) -> RecipientConsentState:
     """The recipient's jurisdiction, policy and current consent."""
-    settings = settings or current_settings()
     address = validate_address(email)
     jurisdiction = await jurisdiction_of(address)
     policy = policy_for(jurisdiction, policy_config(settings))
@@ -206,24 +197,24 @@ async def spend_form(nonce: str) -> None:
     """Mark a consent form used (FormUsedError if it was): the insert under a unique key is
     the atomic check, whatever the number of concurrent POSTs."""
     try:
-        await ConsentFormUse.create(nonce=nonce)
+        await repository.insert_form_use(nonce)
     except IntegrityError:
         raise FormUsedError("this consent form was used already", field="form") from None
 
 
-async def refused_by_recipient(email: str, settings: Settings | None = None) -> bool:
+async def refused_by_recipient(email: str, settings: Settings) -> bool:
     """Whether the recipient's own refusal (consent page, erasure) stands: then only the
     recipient's own grant, or an administrator's with a note of the proof, lifts it."""
-    hashes = keys_for(settings or current_settings()).address_hashes(email)
-    return await ConsentSuppression.filter(address_hash__in=hashes, by_recipient=True).exists()
+    hashes = keys_for(settings).address_hashes(email)
+    return await repository.any_suppressed(hashes, by_recipient_only=True)
 
 
 async def record_consent(
     email: str,
     status: ConsentStatus | ConsentState | str,
     source: str,
-    recorded_by: User | None = None,
-    settings: Settings | None = None,
+    recorded_by: User | None,
+    settings: Settings,
     *,
     note: str | None = None,
     by_recipient: bool = False,
@@ -240,7 +231,6 @@ async def record_consent(
     ``form_nonce``: the consent form's nonce, spent in the same transaction (FormUsedError
     when it was spent already: a form records one choice, however many POSTs race).
     """
-    settings = settings or current_settings()
     address = validate_address(email)
     state = _parse_status(status)
     source = _clean_text(source, "source", _MAX_SOURCE) or ""
@@ -264,7 +254,7 @@ async def record_consent(
         if form_nonce is not None:
             # First: a second POST of the form stops here, and nothing is written.
             await spend_form(form_nonce)
-        await ConsentRecord.create(
+        await repository.append_record(
             recipient=address,
             status=state,
             source=source,
@@ -273,23 +263,5 @@ async def record_consent(
             by_recipient=by_recipient,
             note=note,
         )
-        await _keep_suppression_in_step(hashes, state, by_recipient)
+        await repository.keep_suppression_in_step(hashes, state, by_recipient)
     return await recipient_consent(address, settings)
-
-
-async def _keep_suppression_in_step(
-    hashes: list[str], state: ConsentState, by_recipient: bool
-) -> None:
-    if state is ConsentState.GRANTED:
-        # A grant that got this far lifts every suppression, erasure's included.
-        await ConsentSuppression.filter(address_hash__in=hashes).delete()
-        return
-    await ConsentSuppression.filter(address_hash__in=hashes[1:]).delete()
-    changes: dict[str, object] = {"status": state}
-    if by_recipient:
-        changes["by_recipient"] = True  # a user's refusal never clears the recipient's own
-    updated = await ConsentSuppression.filter(address_hash=hashes[0]).update(**changes)
-    if not updated:
-        await ConsentSuppression.create(
-            address_hash=hashes[0], status=state, by_recipient=by_recipient
-        )

@@ -25,7 +25,7 @@ from graphql_schema.types.enums import EventSource, TrackingEventKind
 from graphql_schema.types.notification import Notification
 from graphql_schema.types.sent_email import TrackingEvent
 from plugin.live.bus import Message, current_bus
-from plugin.notifications.service import get_notifications
+from plugin.notifications.repository import get_notifications
 from plugin.tracking.pipeline.describe import present_event
 
 __all__ = ["Subscription"]

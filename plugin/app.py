@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,38 +13,38 @@ from consent.pages import consent_routes
 from graphql_schema.schema import build_schema
 from graphql_schema.view import GraphQLEndpoint
 from plugin import health
-from plugin.composition import install_gates, start_runtime, stop_runtime
+from plugin.composition import serving
 from plugin.console.routes import console_routes
-from plugin.cpu import configure_cpu_pool, shutdown_cpu_pool
-from plugin.db import ensure_migrated, open_orm
-from plugin.heap import freeze_startup_heap, thaw_startup_heap
-from plugin.live.bus import start_live, stop_live
 from plugin.observability.access_log import AccessLog, AccessWriter
 from plugin.observability.exposition import metrics_routes
+from plugin.runtime import RuntimeSlot, process_slot
 from plugin.settings import Settings, load_settings
 from plugin.static_files import static_routes
-from plugin.tracking.edge.handoff import start_handoff, stop_handoff
 from plugin.tracking.edge.routes import TrackingFastPath, tracking_routes
-from plugin.tracking.pipeline.runner import start_consumer
-from plugin.tracking.pipeline.self_clients import observe_client
+from plugin.tracking.pipeline.self_clients import client_observer
 
 __all__ = ["create_app", "graphql_endpoint", "lifespan_for", "plugin_routes"]
 
 
-def graphql_endpoint(settings: Settings) -> GraphQLEndpoint:
+def graphql_endpoint(settings: Settings, slot: RuntimeSlot | None = None) -> GraphQLEndpoint:
     schema = build_schema(
         max_depth=settings.graphql_max_depth,
         max_query_bytes=settings.graphql_max_query_bytes,
         max_cost=settings.graphql_max_cost,
     )
-    return GraphQLEndpoint(schema, settings, client_observer=observe_client)
+    observer = client_observer(slot if slot is not None else process_slot())
+    return GraphQLEndpoint(schema, settings, client_observer=observer)
 
 
-def plugin_routes(settings: Settings) -> list[BaseRoute]:
-    """Every route mailbeacon mounts: a host CRM can add these to its own app."""
-    endpoint = graphql_endpoint(settings)
+def plugin_routes(settings: Settings, slot: RuntimeSlot | None = None) -> list[BaseRoute]:
+    """Every route mailbeacon mounts: a host CRM can add these to its own app.
+
+    ``slot``: where the lifespan (plugin.composition) puts the started runtime; this
+    process's unless given.
+    """
+    endpoint = graphql_endpoint(settings, slot)
     return [
-        *tracking_routes(settings),  # first: the hot path matches without trying the rest
+        *tracking_routes(settings, slot),  # first: the hot path matches without trying the rest
         *health.routes,
         *metrics_routes(settings),
         Route("/graphql", endpoint, methods=["GET", "POST"]),
@@ -57,32 +56,13 @@ def plugin_routes(settings: Settings) -> list[BaseRoute]:
 
 
 def lifespan_for(settings: Settings, *, embedded_worker: bool | None = None):  # type: ignore[no-untyped-def]
-    """A lifespan that opens storage, checks migrations and starts the runtime."""
+    """A lifespan that runs what ``serve`` needs (plugin.composition.serving)."""
     run_worker_here = settings.embedded if embedded_worker is None else embedded_worker
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await ensure_migrated(settings)
-        install_gates()
-        configure_cpu_pool(settings.cpu_workers, settings.cpu_pool)
-        async with open_orm(settings):
-            runtime = start_runtime(settings, embedded_worker=run_worker_here)
-            start_handoff(runtime)
-            consumer = start_consumer(runtime) if run_worker_here else None
-            live = await start_live(settings)
-            freeze_startup_heap()
-            try:
-                yield
-            finally:
-                thaw_startup_heap()  # (a test run or host app starts this lifespan again)
-                # Live first: subscribers end before the workers that feed them stop.
-                await stop_live(live)
-                if consumer is not None:  # finishes the batch in hand; the rest stays spooled
-                    await asyncio.to_thread(consumer.stop)
-                await stop_runtime(runtime)
-                # After the workers: what they did not record stays spooled for the next start.
-                await stop_handoff()
-                await asyncio.to_thread(shutdown_cpu_pool)  # after the workers that use it
+        async with serving(settings, embedded_worker=run_worker_here):
+            yield
 
     return lifespan
 
@@ -94,8 +74,9 @@ class _App(Starlette):
     """
 
     def __init__(self, settings: Settings) -> None:
-        super().__init__(routes=plugin_routes(settings), lifespan=lifespan_for(settings))
-        fast = TrackingFastPath(settings, super().__call__)
+        slot = process_slot()  # the one plugin.composition fills at start
+        super().__init__(routes=plugin_routes(settings, slot), lifespan=lifespan_for(settings))
+        fast = TrackingFastPath(settings, super().__call__, slot)
         self._entry: ASGIApp = (
             AccessLog(fast, AccessWriter(settings.log_format)) if settings.access_log else fast
         )

@@ -114,11 +114,10 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 async def _prepare_serve(settings: Settings, base: str) -> None:
     """Migrate an embedded database; in development, make a demo user on first start."""
-    from plugin.accounts import service
-    from plugin.accounts.models import User
+    from plugin.accounts import repository, service
 
     async def demo() -> None:
-        if settings.env != "development" or await User.exists():
+        if settings.env != "development" or await repository.any_user():
             return
         user = await service.create_user("demo@example.com", name="Demo User")
         token = await service.issue_token(user, label="demo")
@@ -178,10 +177,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     import dramatiq
 
-    from plugin.composition import start_runtime
+    from plugin.composition import start_hit_consumer, start_runtime
     from plugin.cpu import configure_cpu_pool, shutdown_cpu_pool
     from plugin.heap import freeze_startup_heap
-    from plugin.tracking.pipeline.runner import start_consumer
     from workers.periodic import WATCH_SECONDS, restore_lost_chains
 
     if settings.embedded:
@@ -205,7 +203,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
         signal.signal(signum, lambda *_: stop.set())
     worker.start()
     # Hits come from the Redis hit stream, batched at this consumer; Dramatiq runs the rest.
-    consumer = start_consumer(runtime)
+    consumer = start_hit_consumer(runtime)
     freeze_startup_heap()
     print(f"mailbeacon worker: {args.threads} thread(s) on {settings.redis_prefix}", flush=True)
     while not stop.wait(WATCH_SECONDS):

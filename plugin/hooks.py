@@ -5,7 +5,8 @@ Modelled on Wagtail's hooks: a registry of name -> ordered handlers and a
 signature (``HOOK_SPECS``) and an unknown name fails at once, so a typo cannot
 silently never run. Registering does no I/O: handlers run only when called.
 
-Hook grammar: ``before_*`` / ``after_*`` wrap an action; ``resolve_*`` and
+Hook grammar: ``before_*`` / ``after_*`` wrap an action (a ``before_*`` handler
+that returns False vetoes it: ``vetoed``); ``resolve_*`` and
 ``authenticate_*`` answer a question (the first non-None answer wins);
 ``deliver_*`` does the action itself instead of mailbeacon (the first handler
 registered wins; the others are not called).
@@ -105,6 +106,22 @@ class BeforeEmailSent(Protocol):
     def __call__(self, email: OutgoingEmail) -> Awaitable[None] | None: ...
 
 
+class BeforeHitsRecorded(Protocol):
+    """False: hits on a copy sent to ``recipients`` must not be recorded (None or True:
+    no objection)."""
+
+    def __call__(self, recipients: Sequence[str]) -> Awaitable[bool | None] | bool | None: ...
+
+
+class ResolveStopTrackingFooter(Protocol):
+    """The "Stop tracking" footer ``(html, text)`` of a tracked copy to ``recipients``
+    (``message``: the copy's public id, for a copy shared by several), or None."""
+
+    def __call__(
+        self, recipients: Sequence[str], message: str | None
+    ) -> Awaitable[tuple[str, str] | None] | tuple[str, str] | None: ...
+
+
 class AfterEmailSent(Protocol):
     def __call__(self, email_id: int, message_id: str | None) -> Awaitable[None] | None: ...
 
@@ -125,6 +142,10 @@ HOOK_SPECS: dict[str, type] = {
     # The host knows the contact's country (ISO 3166 alpha-2), or None.
     "resolve_recipient_country": ResolveRecipientCountry,
     "before_email_sent": BeforeEmailSent,
+    # Event time: may hits on a copy still be recorded (consent's withdrawal gate)?
+    "before_hits_recorded": BeforeHitsRecorded,
+    # Send time: the footer a tracked copy carries (consent's "Stop tracking" link).
+    "resolve_stop_tracking_footer": ResolveStopTrackingFooter,
     "after_email_sent": AfterEmailSent,
     "after_tracking_event": AfterTrackingEvent,
     # The host sends the message through the user's own mailbox and files the Sent copy.
@@ -173,6 +194,16 @@ class HookRegistry:
             if inspect.isawaitable(result):
                 await result
 
+    async def vetoed(self, name: str, *args: Any) -> bool:
+        """Run handlers in order until one returns False (a veto: True); else False."""
+        for handler in self.get_hooks(name):
+            result = handler(*args)
+            if inspect.isawaitable(result):
+                result = await result
+            if result is False:
+                return True
+        return False
+
     async def first_answer(self, name: str, *args: Any) -> Any:
         """Run handlers in order and return the first non-None answer."""
         for handler in self.get_hooks(name):
@@ -183,6 +214,15 @@ class HookRegistry:
                 return result
         return None
 
+    def unregister(self, name: str, fn: Callable[..., Any]) -> None:
+        """Remove ``fn`` (its first registration) from ``name``; nothing if it is not there."""
+        self._check(name)
+        entries = self._handlers[name]
+        for index, (_, handler) in enumerate(entries):
+            if handler is fn or handler == fn:  # (==: the same bound method made again)
+                del entries[index]
+                break
+
     @contextmanager
     def registered(self, name: str, fn: Callable[..., Any]) -> Iterator[None]:
         """Register ``fn`` for the duration of a block (tests, temporary host policies)."""
@@ -190,11 +230,7 @@ class HookRegistry:
         try:
             yield
         finally:
-            entries = self._handlers[name]
-            for index, (_, handler) in enumerate(entries):
-                if handler is fn:
-                    del entries[index]
-                    break
+            self.unregister(name, fn)
 
 
 registry = HookRegistry()

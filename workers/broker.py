@@ -13,10 +13,11 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AsyncIO
 
+from plugin.runtime import Runtime
 from plugin.settings import Settings
 from workers.middleware import OrmMiddleware
 
-__all__ = ["ACTOR_MODULES", "configure_broker", "load_actors"]
+__all__ = ["ACTOR_MODULES", "configure_broker", "load_actors", "start_schedules"]
 
 ACTOR_MODULES = [
     "workers.actors.tokens",
@@ -54,3 +55,16 @@ def load_actors() -> None:
             if isinstance(value, dramatiq.Actor) and value.broker is not broker:
                 value.broker = broker
                 broker.declare_actor(value)
+
+
+def start_schedules(runtime: Runtime) -> None:
+    """Start (anew) every periodic chain; after ``load_actors``."""
+    # Imported here, not at the top: an actor module binds its actors to the broker that
+    # is current when it is first imported, which configure_broker sets at start.
+    from workers.actors.purge import start_purge_schedule
+    from workers.actors.send import start_send_sweep_schedule
+    from workers.actors.sweep import start_sweep_schedule
+
+    start_purge_schedule(runtime)
+    start_sweep_schedule(runtime)
+    start_send_sweep_schedule(runtime)

@@ -23,7 +23,7 @@ from plugin.db import tortoise_config
 from plugin.sending.smtp_pool import close_pools
 from plugin.settings import Settings
 
-__all__ = ["OrmMiddleware"]
+__all__ = ["OrmMiddleware", "worker_orm_context"]
 
 log = logging.getLogger(__name__)
 
@@ -81,3 +81,12 @@ class OrmMiddleware(Middleware):
                 _loop_thread().run_coroutine(close_pools())
             except Exception:
                 log.exception("closing the worker's SMTP connections failed")
+
+
+def worker_orm_context(broker: dramatiq.Broker) -> TortoiseContext:
+    """The Tortoise context that ``broker``'s started worker opened on its event loop (the
+    hit consumer runs there too)."""
+    for middleware in broker.middleware:
+        if isinstance(middleware, OrmMiddleware) and middleware.ctx is not None:
+            return middleware.ctx
+    raise RuntimeError("the worker's ORM is not open: start the Dramatiq worker first")

@@ -7,7 +7,7 @@ from strawberry.types import Info
 
 from graphql_schema.context import require_user
 from graphql_schema.types.mailbox import Mailbox
-from plugin.mailboxes.service import mailbox_of
+from plugin.mailboxes.repository import mailbox_of
 
 __all__ = ["MailboxQueries"]
 
@@ -16,5 +16,5 @@ __all__ = ["MailboxQueries"]
 class MailboxQueries:
     @strawberry.field(description="The caller's connected mailbox, or null.")
     async def mailbox(self, info: Info) -> Mailbox | None:
-        found = await mailbox_of(require_user(info))
+        found = await mailbox_of(require_user(info).id)
         return Mailbox.from_model(found) if found else None

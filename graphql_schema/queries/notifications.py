@@ -13,7 +13,7 @@ from graphql_schema.types.notification import (
     NotificationConnection,
     NotificationEdge,
 )
-from plugin.notifications.service import list_notifications, unread_count
+from plugin.notifications.repository import list_notifications, unread_count
 
 __all__ = ["NotificationQueries"]
 

@@ -8,6 +8,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from graphql_schema.context import require_user
 from graphql_schema.loaders import EventsKey, loaders_of
 from graphql_schema.types.client import EventClient, OpenBreakdown
 from graphql_schema.types.common import PageInfo, UserError
@@ -139,8 +140,8 @@ class SentEmail:
         description="Counted opens (people only) by device type and by mail client, "
         "over the events still kept (see the event retention)."
     )
-    async def open_breakdown(self) -> OpenBreakdown:
-        return OpenBreakdown.of(await open_breakdown(int(self.id)))
+    async def open_breakdown(self, info: Info) -> OpenBreakdown:
+        return OpenBreakdown.of(await open_breakdown(require_user(info).id, int(self.id)))
 
     @classmethod
     def from_model(cls, email: SentEmailModel) -> SentEmail:

@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 from email_validator import EmailNotValidError, validate_email
 from tortoise.exceptions import IntegrityError
 
-from plugin.accounts.models import ApiToken, User
+from plugin.accounts import repository
+from plugin.accounts.models import User
 from plugin.errors import NotFoundError, ValidationError
 from plugin.jobs import JobName, enqueue_async
 from plugin.sending.validation import check_header_value
@@ -68,7 +69,7 @@ async def create_user(email: str, *, name: str | None = None, is_admin: bool = F
     address = normalize_user_email(email)
     name = _check_name(name)
     try:
-        return await User.create(email=address, name=name, is_admin=is_admin)
+        return await repository.insert_user(address, name=name, is_admin=is_admin)
     except IntegrityError:
         raise ValidationError(
             f"a user with the address {address} exists", field="email", code="USER_EXISTS"
@@ -76,7 +77,7 @@ async def create_user(email: str, *, name: str | None = None, is_admin: bool = F
 
 
 async def get_user_by_email(email: str) -> User:
-    user = await User.get_or_none(email=normalize_user_email(email))
+    user = await repository.user_by_email(normalize_user_email(email))
     if user is None:
         raise NotFoundError(f"no user with the address {email.strip()}")
     return user
@@ -85,8 +86,8 @@ async def get_user_by_email(email: str) -> User:
 async def issue_token(user: User, *, label: str | None = None) -> str:
     """Create a new API token for ``user`` and return it; only its hash is kept."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    await ApiToken.create(
-        user=user, token_hash=_hash(token), prefix=token[:PREFIX_LENGTH], label=label
+    await repository.insert_token(
+        user, token_hash=_hash(token), prefix=token[:PREFIX_LENGTH], label=label
     )
     return token
 
@@ -95,9 +96,7 @@ async def authenticate_token(token: str) -> User | None:
     """The user behind a valid, unrevoked token, or None. Never raises on garbage."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
-    record = await ApiToken.get_or_none(token_hash=_hash(token), revoked_at=None).select_related(
-        "user"
-    )
+    record = await repository.active_token(_hash(token))
     if record is None:
         return None
     now = datetime.now(UTC)
@@ -115,15 +114,19 @@ async def revoke_token(token_or_prefix: str) -> int:
     """
     now = datetime.now(UTC)
     given = token_or_prefix.strip()
+    matching_tokens: dict[str, str] | None
     if given.startswith(TOKEN_PREFIX) and len(given) > PREFIX_LENGTH:
-        query = ApiToken.filter(token_hash=_hash(given), revoked_at=None)
+        matching_tokens = {"token_hash": _hash(given)}
         shown = "the token given"  # never echo a whole secret
     elif 0 < len(given) <= PREFIX_LENGTH:
-        query = ApiToken.filter(prefix=given, revoked_at=None)
+        matching_tokens = {"prefix": given}
         shown = f"the prefix {given}"
     else:
-        query, shown = None, "what was given"
-    matching = await query.count() if query is not None else 0
+        matching_tokens, shown = None, "what was given"
+    matching = (
+        await repository.count_active_tokens(**matching_tokens)
+        if matching_tokens is not None else 0
+    )
     if matching == 0:
         raise NotFoundError(
             f"no active token matches {shown}: give a prefix as `mailbeacon users list` "
@@ -134,8 +137,8 @@ async def revoke_token(token_or_prefix: str) -> int:
             f"{matching} active tokens start with {given}: give the whole token",
             code="AMBIGUOUS_TOKEN_PREFIX",
         )
-    assert query is not None
-    return await query.update(revoked_at=now)
+    assert matching_tokens is not None
+    return await repository.revoke_active_tokens(now, **matching_tokens)
 
 
 @dataclass(frozen=True)
@@ -157,8 +160,8 @@ class UserListing:
 
 async def list_users() -> list[UserListing]:
     """Every user with its active tokens (prefixes only), oldest first."""
-    users = await User.all().order_by("id")
-    tokens = await ApiToken.filter(revoked_at=None).order_by("id")
+    users = await repository.users()
+    tokens = await repository.active_tokens()
     by_user: dict[int, list[TokenListing]] = {}
     for token in tokens:
         by_user.setdefault(token.user_id, []).append(  # type: ignore[attr-defined]

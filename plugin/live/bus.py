@@ -29,6 +29,7 @@ from typing import Any
 
 from plugin.live.hub import DEFAULT_QUEUE_SIZE, Hub, LiveSubscription
 from plugin.live.redis_bus import RedisFanIn, RedisPublisher, encode_messages
+from plugin.runtime import process_slot
 from plugin.settings import Settings
 
 __all__ = [
@@ -46,7 +47,6 @@ log = logging.getLogger("mailbeacon.live")
 
 Message = dict[str, Any]
 
-_active: LiveBus | None = None
 _publishers: dict[str, RedisPublisher] = {}
 _publishers_lock = threading.Lock()
 
@@ -102,26 +102,28 @@ class LiveBus:
 
 
 async def start_live(settings: Settings, *, queue_size: int = DEFAULT_QUEUE_SIZE) -> LiveBus:
-    """Start this process's live bus (called by the app's lifespan)."""
-    global _active
+    """Start a live bus (the composition root keeps it on the runtime: ``runtime.live``)."""
     bus = LiveBus(settings, queue_size=queue_size)
     await bus.start()
-    _active = bus
     return bus
 
 
 async def stop_live(bus: LiveBus) -> None:
-    global _active
-    if _active is bus:
-        _active = None
     await bus.stop()
     close_publishers()
 
 
+def _started_bus() -> LiveBus | None:
+    runtime = process_slot().runtime
+    return runtime.live if runtime is not None else None
+
+
 def current_bus() -> LiveBus:
-    if _active is None:
+    """The live bus of this process's started runtime."""
+    bus = _started_bus()
+    if bus is None:
         raise RuntimeError("the live bus is not started in this process")
-    return _active
+    return bus
 
 
 def _publisher(url: str) -> RedisPublisher:
@@ -146,7 +148,7 @@ async def publish(settings: Settings, items: Sequence[tuple[int, Message]]) -> N
         return
     per_user = _by_user(items)
     if settings.redis_url is None:
-        bus = _active
+        bus = _started_bus()
         if bus is None:
             log.debug("live: no bus in this process; %d message(s) not delivered", len(items))
             return

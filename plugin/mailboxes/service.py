@@ -1,4 +1,4 @@
-"""Connecting, reading and disconnecting the caller's own mailbox (always scoped to the user)."""
+"""Connecting and disconnecting the caller's own mailbox (its queries: ``repository``)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,9 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from tortoise.transactions import in_transaction
-
 from plugin.accounts.models import User
 from plugin.errors import ValidationError
+from plugin.mailboxes import repository
 from plugin.mailboxes.crypto import encrypt
 from plugin.mailboxes.imap import find_sent_folder
 from plugin.mailboxes.models import Mailbox
@@ -18,7 +17,7 @@ from plugin.mailboxes.urls import parse_imap_url, parse_smtp_url
 from plugin.sending.validation import normalize_address
 from plugin.settings import Settings
 
-__all__ = ["MailboxRequest", "connect_mailbox", "disconnect_mailbox", "mailbox_of"]
+__all__ = ["MailboxRequest", "connect_mailbox", "disconnect_mailbox"]
 
 log = logging.getLogger(__name__)
 
@@ -48,27 +47,21 @@ async def connect_mailbox(user: User, request: MailboxRequest, settings: Setting
     address = normalize_address(request.address or user.email, field="address").envelope
     await check_smtp(smtp)
     sent_folder = await find_sent_folder(imap, wanted_folder) if imap is not None else None
-    async with in_transaction():
-        await Mailbox.filter(user_id=user.id).delete()
-        mailbox = await Mailbox.create(
-            user_id=user.id, address=address, smtp_host=smtp.display,
-            imap_host=imap.display if imap else None, sent_folder=sent_folder,
-            smtp_url_secret=encrypt(smtp.url, settings.secret_keys),
-            imap_url_secret=encrypt(imap.url, settings.secret_keys) if imap else None,
-            verified_at=datetime.now(UTC),
-        )
+    mailbox = await repository.replace_mailbox(
+        user.id, address=address, smtp_host=smtp.display,
+        imap_host=imap.display if imap else None, sent_folder=sent_folder,
+        smtp_url_secret=encrypt(smtp.url, settings.secret_keys),
+        imap_url_secret=encrypt(imap.url, settings.secret_keys) if imap else None,
+        verified_at=datetime.now(UTC),
+    )
     log.info("user %s connected a mailbox (SMTP %s, IMAP %s)", user.id, smtp.display,
              imap.display if imap else "none")
     return mailbox
 
 
-async def mailbox_of(user: User) -> Mailbox | None:
-    return await Mailbox.get_or_none(user_id=user.id)
-
-
 async def disconnect_mailbox(user: User) -> bool:
     """Forget the user's mailbox (its credentials with it); True when there was one."""
-    removed = await Mailbox.filter(user_id=user.id).delete()
+    removed = await repository.delete_mailbox(user.id)
     if removed:
         log.info("user %s disconnected their mailbox", user.id)
     return bool(removed)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from plugin.mailboxes.crypto import CredentialsUnreadable, decrypt
-from plugin.mailboxes.models import Mailbox
+from plugin.mailboxes.repository import mailbox_of
 from plugin.mailboxes.urls import ServerUrl, parse_imap_url, parse_smtp_url
 from plugin.settings import Settings
 
@@ -25,7 +25,7 @@ class UserMailbox:
 
 async def user_mailbox(user_id: int, settings: Settings) -> UserMailbox | None:
     """The user's mailbox, or None. Raises CredentialsUnreadable after a key was dropped."""
-    mailbox = await Mailbox.get_or_none(user_id=user_id)
+    mailbox = await mailbox_of(user_id)
     if mailbox is None:
         return None
     keys = settings.secret_keys

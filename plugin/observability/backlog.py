@@ -29,7 +29,5 @@ async def measure_backlog() -> int | None:
             if group.get("name") in (_GROUP, _GROUP.decode()):
                 return int(group.get("lag") or 0) + int(group.get("pending") or 0)
         return int(await runtime.redis.xlen(key))  # no consumer has started yet
-    from plugin.tracking.edge.handoff import local_source  # (embedded only; imported late)
-
-    local = local_source()
+    local = runtime.handoff.local if runtime.handoff is not None else None
     return local.waiting() if local is not None else None

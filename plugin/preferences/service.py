@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from plugin.accounts.models import User
+from plugin.preferences import repository
 from plugin.preferences.models import TrackingPreference
 
 __all__ = ["PreferenceChanges", "get_preferences", "remember_compose_choices", "update_preferences"]
@@ -19,28 +20,23 @@ class PreferenceChanges:
     default_track_links: bool | None = None
 
 
+def _id_of(user: User | int) -> int:
+    return user if isinstance(user, int) else user.id
+
+
 async def get_preferences(user: User | int) -> TrackingPreference:
-    user_id = user if isinstance(user, int) else user.id
-    preference, _ = await TrackingPreference.get_or_create(user_id=user_id)
-    return preference
+    return await repository.preferences_of(_id_of(user))
 
 
 async def update_preferences(user: User, changes: PreferenceChanges) -> TrackingPreference:
-    preference = await get_preferences(user)
     updates = {name: value for name, value in vars(changes).items() if value is not None}
-    if updates:
-        preference.update_from_dict(updates)
-        await preference.save(update_fields=[*updates, "updated_at"])
-    return preference
+    return await repository.set_preferences(user.id, updates)
 
 
 async def remember_compose_choices(
     user: User | int, *, track_opens: bool, track_links: bool
 ) -> None:
     """The values a send used become the compose defaults (DESIGN §1)."""
-    preference = await get_preferences(user)
-    preference.default_track_opens = track_opens
-    preference.default_track_links = track_links
-    await preference.save(
-        update_fields=["default_track_opens", "default_track_links", "updated_at"]
+    await repository.set_preferences(
+        _id_of(user), {"default_track_opens": track_opens, "default_track_links": track_links}
     )

@@ -15,13 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 
-from consent.footer import with_footer
 from plugin.sending.compose import instrument_copy
 from plugin.sending.mime import MessageTemplate, build_message
 from plugin.sending.wire import Flat, needs_smtputf8
 from plugin.settings import Settings
+from plugin.tracking.instrument.html_body import insert_visible
 
-__all__ = ["CopyToBuild", "EmailToBuild", "build_clean_copy", "build_copies"]
+__all__ = ["CopyToBuild", "EmailToBuild", "build_clean_copy", "build_copies", "with_footer"]
 
 
 @dataclass(frozen=True)
@@ -122,3 +122,22 @@ def build_clean_copy(
     if bcc:
         message["Bcc"] = ", ".join(bcc)
     return message
+
+
+def with_footer(
+    html: str | None, text: str | None, footer: tuple[str, str] | None
+) -> tuple[str | None, str | None]:
+    """The instrumented bodies with ``footer`` (the ``resolve_stop_tracking_footer``
+    hook's answer) added: HTML where a mail client renders it, see
+    ``visible_insertion_point``: before the last real ``</body>``, else at the end; text
+    at the end. Pure CPU work (the send builds copies in a pool process)."""
+    if footer is None:
+        return html, text
+    footer_html, footer_text = footer
+    if html is not None:
+        # The tag scanner of the instrumenter: never into a comment, an attribute or a
+        # construct the end of the HTML leaves open, where no mail client shows it.
+        html = insert_visible(html, f"{footer_html}\n")
+    if text is not None:
+        text = f"{text.rstrip()}\n\n-- \n{footer_text}\n"
+    return html, text

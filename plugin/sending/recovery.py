@@ -17,10 +17,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tortoise.expressions import Q
-
 from plugin.jobs import enqueue_async
-from plugin.sending.models import EmailCopy, EmailStatus
+from plugin.sending import repository
+from plugin.sending.models import EmailStatus
 from plugin.sending.send_job import CLAIM_LEASE, expire_claim
 from plugin.sending.service import SEND_COPY
 from plugin.settings import Settings
@@ -39,22 +38,15 @@ async def recover_lost_copies(
     """Re-enqueue lost QUEUED copies and settle SENDING ones whose lease ran out; return
     how many were enqueued again (lost or never handed) and how many failed interrupted."""
     now = now or datetime.now(UTC)
-    lost = await EmailCopy.filter(
-        Q(next_attempt_at__lt=now - LOST_AFTER) | Q(next_attempt_at__isnull=True),
-        status=EmailStatus.QUEUED,
-    ).limit(BATCH).values_list("id", flat=True)
+    lost = await repository.lost_copy_ids(now - LOST_AFTER, BATCH)
     if lost:
         # Due again one grace later: the next sweep leaves them to the jobs enqueued here,
         # which go out once that is committed.
         async with transaction():
-            await EmailCopy.filter(id__in=list(lost), status=EmailStatus.QUEUED).update(
-                next_attempt_at=now
-            )
+            await repository.reschedule_copies(lost, now)
             for copy_id in lost:
                 await enqueue_async(SEND_COPY, copy_id)
-    interrupted = await EmailCopy.filter(
-        status=EmailStatus.SENDING, claimed_at__lt=now - CLAIM_LEASE
-    ).limit(BATCH)
+    interrupted = await repository.expired_claims(now - CLAIM_LEASE, BATCH)
     requeued = failed = 0
     for copy in interrupted:
         status = await expire_claim(copy, now, settings)

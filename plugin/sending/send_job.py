@@ -33,19 +33,19 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import TypeVar
 
-from consent.footer import stop_tracking_footer
 from plugin.cpu import run_cpu
 from plugin.hooks import registry
 from plugin.jobs import enqueue_async
 from plugin.observability.logs import redact_addresses
 from plugin.observability.metrics import record_copy_sent
+from plugin.sending import repository
 from plugin.sending.copies import CopyToBuild, EmailToBuild, build_clean_copy, build_copies
 from plugin.sending.delivery import (
     DeliveryResult,
     PermanentDeliveryError,
     TemporaryDeliveryError,
 )
-from plugin.sending.models import EmailCopy, EmailStatus, SentEmail, TrackedLink
+from plugin.sending.models import EmailCopy, EmailStatus, SentEmail
 from plugin.sending.service import SEND_COPY
 from plugin.sending.transport import Route, file_sent_copy, route_for, send_many_through
 from plugin.sending.wire import Flat
@@ -59,7 +59,6 @@ __all__ = [
     "deliver_copy",
     "expire_claim",
     "finish_copy",
-    "refresh_email_status",
     "retry_delay",
 ]
 
@@ -95,70 +94,18 @@ async def deliver_copies(
     one read of the email, its route and links, a trip to the CPU pool per
     ``BUILD_CHUNK`` copies, the messages sent together over the SMTP pool's connections,
     the plainly accepted ones recorded in one UPDATE."""
-    claimed, claim = await _claim(copy_ids)
+    claimed, claim = await repository.claim_copies(copy_ids)
     statuses: dict[int, EmailStatus | None] = {}
     mine: dict[int, list[EmailCopy]] = {}
     for copy in claimed:
         mine.setdefault(copy.email_id, []).append(copy)  # type: ignore[attr-defined]
     others = set(copy_ids) - {copy.id for copy in claimed}
     if others:
-        for copy in await EmailCopy.filter(id__in=list(others)).order_by("id"):
+        for copy in await repository.copies_by_id(sorted(others)):
             statuses[copy.id] = await _not_claimed(copy, settings)
     for email_id, copies in mine.items():
         statuses.update(await _deliver_claimed(email_id, copies, claim, settings))
     return statuses
-
-
-def _placeholders(count: int) -> list[str]:
-    if EmailCopy._meta.db.capabilities.dialect == "postgres":
-        return [f"${i}" for i in range(1, count + 1)]
-    return ["?"] * count
-
-
-async def _claim(copy_ids: Sequence[int]) -> tuple[list[EmailCopy], object]:
-    """QUEUED -> SENDING (attempts + 1, no handed mark) in one statement; the copies this
-    call claimed (as they are now, by id), and its ``claimed_at`` as stored (the claim's
-    identity for ``_hand``).
-
-    RETURNING (SQLite >= 3.35, PostgreSQL) names exactly the rows this UPDATE changed,
-    so two jobs holding the same copy never both think they claimed it; it also reads
-    them, which saves the job a round trip before its first build.
-    """
-    claimed_at = EmailCopy._meta.fields_map["claimed_at"].to_db_value(_now(), EmailCopy)
-    if not copy_ids:
-        return [], claimed_at
-    values: list[object] = [EmailStatus.SENDING.value, claimed_at, EmailStatus.QUEUED.value,
-                            *copy_ids]
-    marks = _placeholders(len(values))
-    table = EmailCopy._meta.db_table
-    # Only our table's name and placeholders go into the text.
-    sql = (
-        f'UPDATE "{table}" SET "status"={marks[0]}, "attempts"="attempts"+1, '  # noqa: S608
-        f'"claimed_at"={marks[1]}, "handed_at"=NULL WHERE "status"={marks[2]} '
-        f'AND "id" IN ({", ".join(marks[3:])}) RETURNING *'
-    )
-    rows = await EmailCopy._meta.db.execute_query_dict(sql, values)
-    # Tortoise's own way from a row to a model (the same conversions as a SELECT's).
-    copies = [EmailCopy._init_from_db(**row) for row in rows]
-    return sorted(copies, key=lambda copy: copy.id), claimed_at
-
-
-async def _hand(copy_ids: Sequence[int], claim: object) -> set[int]:
-    """Mark the copies handed to SMTP, committed before their first byte goes out; the
-    ids marked. One statement per group. Fenced on the claim: a copy whose lease ran out
-    and was put back to QUEUED (or claimed again) is no longer ours and is not sent."""
-    handed_at = EmailCopy._meta.fields_map["handed_at"].to_db_value(_now(), EmailCopy)
-    values: list[object] = [handed_at, EmailStatus.SENDING.value, claim, *copy_ids]
-    marks = _placeholders(len(values))
-    table = EmailCopy._meta.db_table
-    # Only our table's name and placeholders go into the text.
-    sql = (
-        f'UPDATE "{table}" SET "handed_at"={marks[0]} WHERE "status"={marks[1]} '  # noqa: S608
-        f'AND "claimed_at"={marks[2]} AND "handed_at" IS NULL '
-        f'AND "id" IN ({", ".join(marks[3:])}) RETURNING "id"'
-    )
-    rows = await EmailCopy._meta.db.execute_query_dict(sql, values)
-    return {int(row["id"]) for row in rows}
 
 
 async def _deliver_claimed(
@@ -167,7 +114,7 @@ async def _deliver_claimed(
     # Independent statements at once (on PostgreSQL each on a connection of its own, not
     # one round trip after the other), each awaited to its end before an error is raised.
     read, marked = await asyncio.gather(
-        SentEmail.get(id=email_id).select_related("user"), _mark_sending(email_id),
+        repository.email_for_sending(email_id), repository.mark_email_sending(email_id),
         return_exceptions=True,
     )
     email = _result_of(read, marked)
@@ -176,11 +123,11 @@ async def _deliver_claimed(
     try:
         routed, links = await asyncio.gather(
             route_for(email.user, settings),
-            TrackedLink.filter(email_id=email.id).values_list("url", "position"),
+            repository.link_indexes(email.id),
             return_exceptions=True,
         )
         route = _result_of(routed, links)
-        indexes = {str(url): int(position) for url, position in _result_of(links)}
+        indexes = _result_of(links)
     except Exception as error:  # (DeliveryErrors included) every copy ends the same way
         results = [error for _ in copies]
     else:
@@ -191,7 +138,7 @@ async def _deliver_claimed(
         ) -> list[DeliveryResult | Exception | None]:
             try:
                 messages = await _build(email, chunk, settings, route, indexes)
-                handed = await _hand([c.id for c in chunk], claim)
+                handed = await repository.hand_copies([c.id for c in chunk], claim)
             except Exception as error:
                 return [error] * len(chunk)  # none of them went out
             ours = [(m, c) for m, c in zip(messages, chunk, strict=True) if c.id in handed]
@@ -226,10 +173,8 @@ async def _deliver_claimed(
         for copy in sent:
             _outcome(copy, "sent", started, None)
         # One UPDATE for all the plainly accepted copies, then the email's status once.
-        await EmailCopy.filter(id__in=[c.id for c in sent]).update(
-            status=EmailStatus.SENT, error=None, accepted_at=_now()
-        )
-        await refresh_email_status(email_id)
+        await repository.mark_copies_sent([c.id for c in sent], _now())
+        await repository.refresh_email_status(email_id)
         statuses.update({copy.id: EmailStatus.SENT for copy in sent})
     accepted = [c for c in copies if statuses.get(c.id) == EmailStatus.SENT]
     if accepted:
@@ -323,13 +268,9 @@ async def expire_claim(copy: EmailCopy, now: datetime, settings: Settings) -> Em
         )
     if copy.handed_at is None:
         # Conditional on the very claim we read: a worker still alive past its lease then
-        # finds its _hand fenced off, and two sweeps do not both enqueue.
+        # finds its hand_copies fenced off, and two sweeps do not both enqueue.
         async with transaction():  # the job goes out once the copy is QUEUED again
-            requeued = await EmailCopy.filter(
-                id=copy.id, status=EmailStatus.SENDING, claimed_at=copy.claimed_at,
-                handed_at__isnull=True,
-            ).update(status=EmailStatus.QUEUED, next_attempt_at=now, retry_until=retry_until,
-                     error="interrupted before it was sent")
+            requeued = await repository.requeue_unhanded(copy, now, retry_until)
             if requeued:
                 await enqueue_async(SEND_COPY, copy.id)
         if not requeued:
@@ -362,10 +303,7 @@ async def _retry_later(
     _outcome(copy, "retrying", started, reason, next_in=wait)
     # Back to QUEUED before the job exists: a job that ran first would find it SENDING.
     async with transaction():
-        await EmailCopy.filter(id=copy.id, status=EmailStatus.SENDING).update(
-            status=EmailStatus.QUEUED, error=reason, retry_until=retry_until,
-            next_attempt_at=now + timedelta(seconds=wait),
-        )
+        await repository.requeue_copy(copy.id, reason, retry_until, now + timedelta(seconds=wait))
         await enqueue_async(SEND_COPY, copy.id, delay_ms=int(wait * 1000))
     return EmailStatus.QUEUED
 
@@ -381,7 +319,7 @@ async def _build(
         CopyToBuild(
             public_id=bytes.fromhex(copy.public_id), track_opens=copy.track_opens,
             track_links=copy.track_links, message_id=copy.message_id or "",
-            recipients=list(copy.envelope_to), footer=await _footer(email, copy, settings),
+            recipients=list(copy.envelope_to), footer=await _footer(email, copy),
         )
         for copy in copies
     ]
@@ -391,17 +329,23 @@ async def _build(
     )
 
 
-async def _footer(
-    email: SentEmail, copy: EmailCopy, settings: Settings
-) -> tuple[str, str] | None:
-    """Consent: a tracked copy to an opt-in/opt-out recipient carries a "Stop tracking"
-    link: the recipient's own when the copy goes to it alone, else the message's."""
+async def _footer(email: SentEmail, copy: EmailCopy) -> tuple[str, str] | None:
+    """The ``resolve_stop_tracking_footer`` hook's footer of a tracked copy (consent's: a
+    copy to an opt-in/opt-out recipient carries a "Stop tracking" link, the recipient's
+    own when the copy goes to it alone, else the message's)."""
     if not (copy.track_opens or copy.track_links):
         return None
+    footer: tuple[str, str] | None
     if copy.recipient is None:
         everyone = [*email.to_addresses, *email.cc_addresses, *email.bcc_addresses]
-        return await stop_tracking_footer(everyone, settings, message=copy.public_id)
-    return await stop_tracking_footer([copy.recipient], settings)
+        footer = await registry.first_answer(
+            "resolve_stop_tracking_footer", everyone, copy.public_id
+        )
+    else:
+        footer = await registry.first_answer(
+            "resolve_stop_tracking_footer", [copy.recipient], None
+        )
+    return footer
 
 
 def _shared(email: SentEmail, route: Route) -> EmailToBuild:
@@ -425,44 +369,6 @@ async def _clean(
 async def finish_copy(
     copy: EmailCopy, status: EmailStatus, error: str | None, *, accepted_at: datetime | None = None
 ) -> EmailStatus:
-    updates: dict[str, object] = {"status": status, "error": error}
-    if accepted_at is not None:
-        updates["accepted_at"] = accepted_at
-    await EmailCopy.filter(id=copy.id).update(**updates)
-    await refresh_email_status(copy.email_id)  # type: ignore[attr-defined]
+    await repository.set_copy_outcome(copy.id, status, error, accepted_at)
+    await repository.refresh_email_status(copy.email_id)  # type: ignore[attr-defined]
     return status
-
-
-async def refresh_email_status(email_id: int) -> None:
-    """Move the email's status forward to what its copies say.
-
-    Called at every copy's end: it asks the database small questions rather
-    than reading every copy (a per-recipient send has up to hundreds).
-    """
-    copies = EmailCopy.filter(email_id=email_id)
-    if await copies.filter(status=EmailStatus.FAILED).exists():
-        failed = await copies.filter(status=EmailStatus.FAILED).values("error", "recipient")
-        errors = [f"{c['recipient']}: {c['error']}" if c["recipient"] else str(c["error"])
-                  for c in failed]
-        await SentEmail.filter(id=email_id).exclude(status=EmailStatus.FAILED).update(
-            status=EmailStatus.FAILED, error="; ".join(errors)
-        )
-    elif not await copies.exclude(status=EmailStatus.SENT).exists():
-        sent = await copies.values("error", "accepted_at")
-        if not sent:
-            return
-        accepted = [c["accepted_at"] for c in sent if c["accepted_at"] is not None]
-        notes = [c["error"] for c in sent if c["error"]]  # recipients refused along the way
-        await SentEmail.filter(
-            id=email_id, status__in=[EmailStatus.QUEUED, EmailStatus.SENDING]
-        ).update(status=EmailStatus.SENT, sent_at=max(accepted, default=_now()),
-                 error="; ".join(notes) or None)
-    else:
-        await _mark_sending(email_id)
-
-
-async def _mark_sending(email_id: int) -> None:
-    """QUEUED -> SENDING: one of its copies was claimed (the first claim moves it)."""
-    await SentEmail.filter(id=email_id, status=EmailStatus.QUEUED).update(
-        status=EmailStatus.SENDING
-    )

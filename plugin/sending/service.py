@@ -33,7 +33,12 @@ from plugin.sending.compose import tracked_destinations
 from plugin.sending.decision import CopyPlan, TrackingDecision, decide_tracking
 from plugin.sending.mime import new_message_id
 from plugin.sending.models import EmailCopy, SentEmail
-from plugin.sending.repository import insert_copies, insert_tracked_links
+from plugin.sending.repository import (
+    email_by_idempotency_key,
+    insert_copies,
+    insert_email,
+    insert_tracked_links,
+)
 from plugin.sending.templates import render_parts
 from plugin.sending.validation import (
     MAX_IDEMPOTENCY_KEY,
@@ -73,7 +78,7 @@ async def send_email(
     """
     key = draft.idempotency_key
     if key and len(key) <= MAX_IDEMPOTENCY_KEY:  # a longer one is refused by validation
-        earlier = await SentEmail.get_or_none(user_id=user.id, idempotency_key=key)
+        earlier = await email_by_idempotency_key(user.id, key)
         if earlier is not None:
             return earlier, decision_of(earlier)
     valid, problems = validate_draft(draft, settings)
@@ -103,7 +108,9 @@ async def send_email(
         if not draft.idempotency_key:
             raise
         # Another request with the same key committed first: its result is the answer.
-        earlier = await SentEmail.get(user_id=user.id, idempotency_key=draft.idempotency_key)
+        earlier = await email_by_idempotency_key(user.id, draft.idempotency_key)
+        if earlier is None:
+            raise
         return earlier, decision_of(earlier)
     return email, decision
 
@@ -161,15 +168,15 @@ async def _store(
     now = datetime.now(UTC)
     # The send jobs are held by the transaction: sent once it commits, dropped with it.
     async with transaction() as conn:
-        email = await SentEmail.create(
+        email = await insert_email(conn, SentEmail(
             user_id=user.id, subject=subject, to_addresses=to, cc_addresses=cc,
             bcc_addresses=[a.display for a in valid.bcc],
             search_text=" ".join([subject, *to, *cc]).lower(),
             html=html, text=text, track_opens=decision.opens, track_links=decision.links,
             track_per_recipient=draft.track_per_recipient, decision_reasons=decision.reasons,
             idempotency_key=draft.idempotency_key or None,
-            message_id=message_ids[0], using_db=conn,
-        )
+            message_id=message_ids[0],
+        ))
         copy_ids = await insert_copies(conn, [
             EmailCopy(
                 email_id=email.id, public_id=public_id.hex(), recipient=plan.recipient,

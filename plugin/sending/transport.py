@@ -14,7 +14,6 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
 
@@ -30,7 +29,7 @@ from plugin.sending.delivery import (
     deliver,
     deliver_many,
 )
-from plugin.sending.models import SentEmail
+from plugin.sending.repository import claim_sent_copy_filing
 from plugin.sending.wire import Flat
 from plugin.settings import Settings
 
@@ -129,10 +128,7 @@ async def file_sent_copy(
         return
     if not mailbox.sent_folder:
         return
-    claimed = await SentEmail.filter(id=email_id, sent_copy_filed_at=None).update(
-        sent_copy_filed_at=datetime.now(UTC)
-    )
-    if not claimed:
+    if not await claim_sent_copy_filing(email_id):
         return
     try:
         message = await clean()

@@ -1,14 +1,27 @@
-"""Gating: the before_email_sent handler at send time, hits_may_be_recorded at event time."""
+"""Gating: the before_email_sent handler at send time, hits_may_be_recorded at event time,
+both reached by the domains only through the hooks that consent.gate.install registers."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from consent.gate import before_email_sent, hits_may_be_recorded, install
+from consent.gate import ConsentGates, before_email_sent, hits_may_be_recorded, install, installed
 from consent.service import record_consent
 from plugin.hooks import OutgoingEmail, registry
+from plugin.runtime import current_runtime
+from plugin.tracking.models import TrackingEvent
+from plugin.tracking.pipeline.ingest import ingest_hits
 from tests.consent.factories import unique_address
 from tests.sending.helpers import mail_from, parse, parts, send
+from tests.tracking.tracked_mail import make_tracked_mail, wire_hit
+
+_GATE_HOOKS = ("before_email_sent", "before_hits_recorded", "resolve_stop_tracking_footer")
+
+
+def _consent_handlers(name: str) -> list[Any]:
+    return [h for h in registry.get_hooks(name) if isinstance(getattr(h, "__self__", None),
+                                                              ConsentGates)]
 
 
 def _outgoing(*recipients: str, per_recipient: bool = False, track: bool = True) -> OutgoingEmail:
@@ -21,10 +34,48 @@ def _outgoing(*recipients: str, per_recipient: bool = False, track: bool = True)
     )
 
 
-async def test_install_registers_once(server: str) -> None:
-    install()
-    install()
-    assert registry.get_hooks("before_email_sent").count(before_email_sent) == 1
+async def test_install_registers_once(server: str, settings: Any) -> None:
+    # The server's start installed the gates with its settings; installing again keeps one.
+    started = installed()
+    assert started is not None
+    try:
+        install(settings)
+        install(settings)
+        for name in _GATE_HOOKS:
+            assert len(_consent_handlers(name)) == 1
+    finally:
+        install(started.settings)
+    assert installed() is not None and installed().settings is started.settings  # type: ignore[union-attr]
+
+
+async def test_a_refused_recipient_s_hits_are_not_recorded(
+    server: str, make_user: Any, settings: Any
+) -> None:
+    """The pipeline asks the before_hits_recorded hook; consent's handler vetoes."""
+    user = await make_user()
+    ben, cleo = unique_address("bank.ch"), unique_address("bank.ch")
+    refused = await make_tracked_mail(settings, user.id, recipients=(ben,))
+    allowed = await make_tracked_mail(settings, user.id, recipients=(cleo,))
+    await record_consent(ben, "DENIED", "phone", None, settings)
+    hits = [wire_hit(refused, at=time.time()), wire_hit(allowed, at=time.time())]
+    await ingest_hits(hits, current_runtime())
+    assert await TrackingEvent.filter(email_id=refused.email.id).count() == 0
+    assert await TrackingEvent.filter(email_id=allowed.email.id).count() == 1
+
+
+async def test_a_host_veto_on_hits_is_heard_too(server: str, make_user: Any, settings: Any) -> None:
+    user = await make_user()
+    mail = await make_tracked_mail(settings, user.id, recipients=(unique_address("x.com"),))
+    with registry.registered("before_hits_recorded", lambda recipients: False):
+        await ingest_hits([wire_hit(mail, at=time.time())], current_runtime())
+    assert await TrackingEvent.filter(email_id=mail.email.id).count() == 0
+
+
+async def test_the_footer_hook_answers_with_consent_s_footer(server: str) -> None:
+    eu, com = unique_address("firma.de"), unique_address("x.com")
+    footer = await registry.first_answer("resolve_stop_tracking_footer", [eu], None)
+    assert footer is not None and "/consent/" in footer[1]
+    assert await registry.first_answer("resolve_stop_tracking_footer", [com], None) is None
 
 
 async def test_opt_in_needs_a_grant_opt_out_a_refusal(server: str, settings: Any) -> None:

@@ -20,6 +20,7 @@ import pytest
 
 from consent.models import ConsentRecord
 from consent.signing import LinkKind, keys_for
+from plugin.runtime import current_runtime
 from plugin.sending.models import EmailCopy
 from plugin.tracking.models import TrackingEvent
 from plugin.tracking.pipeline.ingest import ingest_hits
@@ -101,7 +102,8 @@ async def test_the_message_link_stops_that_message_for_everyone_and_nothing_else
     assert (await EmailCopy.get(public_id=public_id)).tracking_stopped_at is not None
     assert "Tracking of this email is stopped." in (await http.get(path)).text
 
-    await ingest_hits([wire_hit(mail, at=time.time()), wire_hit(other, at=time.time())])
+    hits = [wire_hit(mail, at=time.time()), wire_hit(other, at=time.time())]
+    await ingest_hits(hits, current_runtime())
     assert await TrackingEvent.filter(email_id=mail.email.id).count() == 0
     assert await TrackingEvent.filter(email_id=other.email.id).count() == 1  # not that one
     # No one's consent changed: the message link records no choice.

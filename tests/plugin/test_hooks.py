@@ -57,6 +57,33 @@ async def test_first_answer_wins_and_none_falls_through() -> None:
     assert await hooks.first_answer("resolve_recipient_country", "a@b.example") == "FR"
 
 
+async def test_a_false_from_any_before_handler_vetoes() -> None:
+    hooks = HookRegistry()
+    asked: list[str] = []
+
+    async def allows(recipients: list[str]) -> bool:
+        asked.append("allows")
+        return True
+
+    hooks.register("before_hits_recorded", allows)
+    hooks.register("before_hits_recorded", lambda recipients: None)
+    assert not await hooks.vetoed("before_hits_recorded", ["a@b.example"])
+    hooks.register("before_hits_recorded", lambda recipients: "b@b.example" not in recipients)
+    assert await hooks.vetoed("before_hits_recorded", ["b@b.example"])
+    assert asked == ["allows", "allows"]  # every handler is asked until one vetoes
+
+
+def test_unregister_removes_a_bound_method_made_again() -> None:
+    class Gate:
+        def before_hits_recorded(self, recipients: list[str]) -> bool:
+            return False
+
+    hooks, gate = HookRegistry(), Gate()
+    hooks.register("before_hits_recorded", gate.before_hits_recorded)
+    hooks.unregister("before_hits_recorded", gate.before_hits_recorded)
+    assert hooks.get_hooks("before_hits_recorded") == []
+
+
 def test_non_callables_are_refused() -> None:
     with pytest.raises(TypeError):
         HookRegistry().register("after_email_sent", "not a function")  # type: ignore[arg-type]

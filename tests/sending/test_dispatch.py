@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from plugin.sending.models import EmailCopy, EmailStatus, SentEmail
-from plugin.sending.send_job import _claim, _hand, deliver_copies, deliver_copy, expire_claim
+from plugin.sending.repository import claim_copies, hand_copies
+from plugin.sending.send_job import deliver_copies, deliver_copy, expire_claim
 from plugin.sending.smtp_pool import close_pools
 from plugin.tracking.edge.tokens import new_public_id
 from tests.sending.helpers import email_status, mail_from, parse, parts, send
@@ -157,7 +158,7 @@ async def test_two_claims_of_the_same_copies_never_both_win(make_user: Any) -> N
     user = await make_user()
     copies = await _queued_copies(user.id, ["c0@example.com", "c1@example.com"])
     ids = [c.id for c in copies]
-    (first, _), (second, _) = await _claim(ids), await _claim(ids)
+    (first, _), (second, _) = await claim_copies(ids), await claim_copies(ids)
     assert [c.id for c in first] == sorted(ids) and second == []
     stored = await EmailCopy.filter(id__in=ids).order_by("id")
     for copy in stored:
@@ -178,12 +179,12 @@ async def test_only_the_live_claim_hands_a_copy_and_only_once(
     user = await make_user()
     copies = await _queued_copies(user.id, ["h0@example.com", "h1@example.com"])
     ids = [c.id for c in copies]
-    _, claim = await _claim(ids)
+    _, claim = await claim_copies(ids)
     # The lease of h1's claim ran out and a sweep put it back (its worker looked dead).
     stale = await EmailCopy.get(id=ids[1])
     assert await expire_claim(stale, datetime.now(UTC), settings) == EmailStatus.QUEUED
-    assert await _hand(ids, claim) == {ids[0]}  # the slow worker may send h0 only
-    assert await _hand(ids, claim) == set()  # marked once
+    assert await hand_copies(ids, claim) == {ids[0]}  # the slow worker may send h0 only
+    assert await hand_copies(ids, claim) == set()  # marked once
     # h1's new job (enqueued by expire_claim) claims, hands and sends it once.
     for _ in range(400):
         h1 = await EmailCopy.get(id=ids[1])

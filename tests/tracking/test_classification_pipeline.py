@@ -11,6 +11,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from plugin.runtime import current_runtime
 from plugin.sending.models import SentEmail, TrackedLink
 from plugin.tracking.edge.hits import client_hash, client_prefix, credential_hash
 from plugin.tracking.edge.routes import tracking_routes
@@ -134,7 +135,7 @@ async def test_a_click_within_seconds_of_acceptance_is_a_scanner(
     user = await make_user()
     mail = await make_tracked_mail(settings, user.id, accepted_seconds_ago=3)
     hit = wire_hit(mail, kind="C", link=1, ua=BROWSER_UA, at=time.time())
-    await ingest_hits([hit])
+    await ingest_hits([hit], current_runtime())
     assert await _verdicts(mail.email) == [("CLICK", "BOT", "scanner-window", False)]
 
 
@@ -147,9 +148,9 @@ async def test_honeypot_and_every_click_of_its_burst_are_bots(
     human_looking = wire_hit(mail, kind="C", link=1, ua=BROWSER_UA, at=now)
     honeypot = wire_hit(mail, kind="C", honeypot=True, ua=BROWSER_UA, at=now + 1.0)
     other_person = wire_hit(mail, kind="C", link=1, ua=BROWSER_UA, ip="198.51.100.8", at=now + 1)
-    await ingest_hits([human_looking])  # held: the honeypot comes a second later
-    await ingest_hits([honeypot, other_person])
-    await decide_held_clicks([human_looking["id"], other_person["id"]])
+    await ingest_hits([human_looking], current_runtime())  # held: the honeypot comes a second later
+    await ingest_hits([honeypot, other_person], current_runtime())
+    await decide_held_clicks([human_looking["id"], other_person["id"]], current_runtime().settings)
     by_ip = {
         e.client_hash: (e.source.value, e.rule)
         for e in await events_of(mail.email)
@@ -172,9 +173,9 @@ async def test_several_links_clicked_in_a_burst_are_bots(
     now = time.time()
     hits = [wire_hit(mail, kind="C", link=i, ua=BROWSER_UA, at=now + 0.4 * i) for i in (1, 2, 3)]
     later = wire_hit(mail, kind="C", link=1, ua=BROWSER_UA, at=now + 60)  # a person, later
-    await ingest_hits(hits)
-    await ingest_hits([later])
-    await decide_held_clicks([h["id"] for h in [*hits, later]])
+    await ingest_hits(hits, current_runtime())
+    await ingest_hits([later], current_runtime())
+    await decide_held_clicks([h["id"] for h in [*hits, later]], current_runtime().settings)
     assert await _verdicts(mail.email) == [("CLICK", "BOT", "burst", False)] * 3 + [
         ("CLICK", "HUMAN", "human", False)
     ]
@@ -201,9 +202,9 @@ async def test_repeats_by_the_same_client_are_duplicates_not_counts(
         wire_hit(mail, at=t + 31, kind="C", link=1, ua=BROWSER_UA),
         wire_hit(mail, at=t + 33, kind="C", link=1, ua=BROWSER_UA),  # double click
     ]
-    await ingest_hits(batch[:3])
-    await ingest_hits(batch[3:])
-    await decide_held_clicks([h["id"] for h in batch[5:]])
+    await ingest_hits(batch[:3], current_runtime())
+    await ingest_hits(batch[3:], current_runtime())
+    await decide_held_clicks([h["id"] for h in batch[5:]], current_runtime().settings)
     assert [(s, d) for _, s, _, d in await _verdicts(mail.email)] == [
         ("HUMAN", False),
         ("HUMAN", True),
@@ -257,7 +258,7 @@ async def test_per_recipient_copies_name_their_recipient(
     mail = await make_tracked_mail(
         settings, user.id, recipients=["ada@example.org", "bob@example.org"], per_recipient=True
     )
-    await ingest_hits([wire_hit(mail, at=time.time(), copy=1)])
+    await ingest_hits([wire_hit(mail, at=time.time(), copy=1)], current_runtime())
     [event] = await events_of(mail.email)
     assert event.recipient == "bob@example.org"
 

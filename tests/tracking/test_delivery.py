@@ -35,8 +35,8 @@ async def test_a_redelivered_batch_never_stores_or_counts_twice(
     mail = await make_tracked_mail(settings, user.id)
     now = time.time()
     batch = [wire_hit(mail, at=now), wire_hit(mail, at=now + 1, ip="203.0.113.9")]
-    first = await ingest_hits(batch)
-    again = await ingest_hits(batch)  # e.g. a worker died before acknowledging
+    first = await ingest_hits(batch, current_runtime())
+    again = await ingest_hits(batch, current_runtime())  # e.g. a worker died before acknowledging
     assert [e.event_id for e in first] == [e.event_id for e in again]
     broker = current_runtime().broker
     broker.enqueue(record_message(batch))  # and once more through the queue
@@ -54,7 +54,7 @@ async def test_hits_after_a_withdrawal_are_not_recorded(
     await ConsentSuppression.create(
         address_hash=keys_for(settings).address_hashes("carl@example.org")[0]
     )
-    assert await ingest_hits([wire_hit(mail, at=time.time())]) == []
+    assert await ingest_hits([wire_hit(mail, at=time.time())], current_runtime()) == []
     assert not await TrackingEvent.filter(email_id=mail.email.id).exists()
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from plugin.notifications.models import Notification
+from plugin.runtime import current_runtime
 from plugin.sending.models import SentEmail
 from plugin.tracking.edge.handoff import current_handoff
 from plugin.tracking.edge.hit_stream import StreamSource, stream_sink
@@ -157,7 +158,8 @@ async def test_two_consumers_recording_one_client_at_the_same_instant_count_one_
     for round_ in range(5):  # each round: the same client twice, in two batches at once
         at = now + round_ * 100
         first, second = wire_hit(mail, at=at), wire_hit(mail, at=at + 0.001)
-        await asyncio.gather(ingest_hits([first]), ingest_hits([second]))
+        runtime = current_runtime()
+        await asyncio.gather(ingest_hits([first], runtime), ingest_hits([second], runtime))
     events = await TrackingEvent.filter(email_id=mail.email.id)
     assert len(events) == 10
     assert sorted(e.duplicate for e in events) == [False] * 5 + [True] * 5
@@ -173,7 +175,7 @@ async def test_a_batch_rings_the_bell_once_per_email(
     mail = await make_tracked_mail(settings, user.id)
     now = time.time()
     hits = [wire_hit(mail, at=now, ip=f"198.51.100.{n}") for n in range(40)]
-    recorded = await ingest_hits(hits)
+    recorded = await ingest_hits(hits, current_runtime())
     ids = [event.event_id for event in recorded]
     await wait_until(lambda: _notified(mail.email.id, 40), timeout=15)
     assert await notify_for_events(ids) == []  # a redelivered batch changes nothing
@@ -243,7 +245,7 @@ async def test_live_messages_carry_the_stored_rows_without_reading_them_back(
     hits = [wire_hit(mail, at=now + n / 10, ip=f"198.51.100.{n % 3}") for n in range(9)]
     for delivery in range(2):  # the second time, as a batch recorded but not acknowledged
         published.clear()
-        await ingest_hits(hits)
+        await ingest_hits(hits, current_runtime())
         stored = {
             str(row["id"]): row
             for row in await TrackingEvent.filter(email_id=mail.email.id).values(

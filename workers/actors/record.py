@@ -14,6 +14,7 @@ from typing import Any
 
 import dramatiq
 
+from plugin.runtime import current_runtime
 from plugin.tracking.pipeline.held_clicks import decide_held_clicks
 from plugin.tracking.pipeline.ingest import ingest_hits
 
@@ -27,7 +28,7 @@ _RETRIES = {"max_retries": 100, "min_backoff": 500, "max_backoff": 300_000}
 )
 async def record_hits(hits: list[dict[str, Any]], spool_segment: str | None = None) -> None:
     """Classify and store one batch of hits queued by an earlier release."""
-    await ingest_hits(hits)
+    await ingest_hits(hits, current_runtime())
 
 
 @dramatiq.actor(  # type: ignore[call-overload]
@@ -35,4 +36,4 @@ async def record_hits(hits: list[dict[str, Any]], spool_segment: str | None = No
 )
 async def finalise_clicks(event_ids: list[str]) -> None:
     """Decide clicks whose burst window has passed."""
-    await decide_held_clicks(event_ids)
+    await decide_held_clicks(event_ids, current_runtime().settings)

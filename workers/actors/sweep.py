@@ -36,7 +36,7 @@ async def sweep_pending_clicks(chain: str | None = None) -> None:
         cutoff = datetime.now(UTC) - timedelta(seconds=settings.burst_window_seconds) - _GRACE
         stale = await stale_pending_clicks(cutoff)
         if stale:
-            decided = await decide_held_clicks(stale)
+            decided = await decide_held_clicks(stale, settings)
             log.warning("swept %d held click(s) whose finalise message was lost", len(decided))
     finally:
         if chain is not None:

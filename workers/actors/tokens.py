@@ -6,7 +6,7 @@ from datetime import datetime
 
 import dramatiq
 
-from plugin.accounts.models import ApiToken
+from plugin.accounts import repository
 
 __all__ = ["touch_token"]
 
@@ -17,6 +17,4 @@ __all__ = ["touch_token"]
 )
 async def touch_token(token_id: int, seen_at: str) -> None:
     """Set last_seen_at, never moving it backwards (messages may arrive out of order)."""
-    when = datetime.fromisoformat(seen_at)
-    await ApiToken.filter(id=token_id).filter(last_seen_at__isnull=True).update(last_seen_at=when)
-    await ApiToken.filter(id=token_id, last_seen_at__lt=when).update(last_seen_at=when)
+    await repository.record_token_seen(token_id, datetime.fromisoformat(seen_at))

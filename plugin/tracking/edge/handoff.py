@@ -24,6 +24,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from dramatiq import Message
@@ -31,7 +32,8 @@ from redis.asyncio import Redis
 
 from plugin.jobs import JobName
 from plugin.observability.metrics import observe_handoff_batch
-from plugin.runtime import Runtime
+from plugin.runtime import process_slot
+from plugin.settings import Settings
 from plugin.tracking.edge.hit_stream import stream_key, stream_sink
 from plugin.tracking.edge.spool import Spool
 from plugin.tracking.pipeline.consumer import LocalSource
@@ -39,9 +41,9 @@ from plugin.tracking.pipeline.consumer import LocalSource
 __all__ = [
     "RECORD_HITS",
     "GroupCommit",
+    "Handoff",
     "HandoffClosedError",
     "current_handoff",
-    "local_source",
     "record_message",
     "start_handoff",
     "stop_handoff",
@@ -154,26 +156,25 @@ def _spool_sink(spool: Spool, local: LocalSource) -> Sink:
     return sink
 
 
-_active: GroupCommit | None = None
-_spool: Spool | None = None
-_local: LocalSource | None = None
-_redis: Redis | None = None
+@dataclass
+class Handoff:
+    """One process's hand-off and what it holds (closed by :func:`stop_handoff`)."""
+
+    group: GroupCommit
+    spool: Spool | None = None  # embedded: the durable spool ...
+    local: LocalSource | None = None  # ... and the in-process consumer's queue
+    redis: Redis | None = None  # distributed: the hand-off's own client
 
 
 def current_handoff() -> GroupCommit | None:
-    """The hand-off of this process, or None before start / after stop."""
-    return _active
+    """The hand-off of this process's started runtime, or None before start / after stop
+    (the routes read it from the slot they were given)."""
+    runtime = process_slot().runtime
+    return runtime.handoff.group if runtime is not None and runtime.handoff else None
 
 
-def local_source() -> LocalSource | None:
-    """The embedded mode's queue of spooled batches (None in the distributed mode)."""
-    return _local
-
-
-def start_handoff(runtime: Runtime) -> GroupCommit:
-    """Start this process's hand-off: the Redis hit stream, or spool + memory queue embedded."""
-    global _active, _spool, _local, _redis
-    settings = runtime.settings
+def start_handoff(settings: Settings) -> Handoff:
+    """Start a hand-off: the Redis hit stream, or spool + memory queue embedded."""
     if settings.embedded:
         spool = Spool(settings.data_dir / "spool")
         local = LocalSource(spool)
@@ -183,12 +184,10 @@ def start_handoff(runtime: Runtime) -> GroupCommit:
             replayed += len(batch)
         if replayed:
             log.info("re-queued %d tracking hit(s) spooled by an earlier run", replayed)
-        _spool, _local = spool, local
-        _active = GroupCommit(_spool_sink(spool, local))
-    else:
-        assert settings.redis_url is not None
-        _active, _redis = stream_handoff(settings.redis_url, stream_key(settings))
-    return _active
+        return Handoff(GroupCommit(_spool_sink(spool, local)), spool=spool, local=local)
+    assert settings.redis_url is not None
+    group, client = stream_handoff(settings.redis_url, stream_key(settings))
+    return Handoff(group, redis=client)
 
 
 def stream_handoff(redis_url: str, key: str) -> tuple[GroupCommit, Redis]:
@@ -198,15 +197,10 @@ def stream_handoff(redis_url: str, key: str) -> tuple[GroupCommit, Redis]:
     return GroupCommit(stream_sink(client, key)), client
 
 
-async def stop_handoff() -> None:
+async def stop_handoff(handoff: Handoff) -> None:
     """Flush what is buffered and stop taking hits."""
-    global _active, _spool, _local, _redis
-    if _active is not None:
-        await _active.close()
-    _active = None
-    if _spool is not None:
-        _spool.close()
-    _spool, _local = None, None
-    if _redis is not None:
-        await _redis.aclose()
-    _redis = None
+    await handoff.group.close()
+    if handoff.spool is not None:
+        handoff.spool.close()
+    if handoff.redis is not None:
+        await handoff.redis.aclose()

@@ -18,9 +18,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from plugin.net import client_address
 from plugin.observability.metrics import HITS_ANSWERED
+from plugin.runtime import RuntimeSlot, process_slot
 from plugin.settings import Settings
 from plugin.tracking.edge.flood import FloodGuard
-from plugin.tracking.edge.handoff import current_handoff
 from plugin.tracking.edge.hits import MAX_USER_AGENT, WIRE_VERSION, credential_hash, new_event_id
 from plugin.tracking.edge.location import redirect_location
 from plugin.tracking.edge.signer import signer_for
@@ -83,12 +83,17 @@ def _headers_of(scope: Scope) -> tuple[str, str | None]:
 
 
 class _Endpoint:
-    """Shared parts: the settings, method check and the durable hand-off of a hit."""
+    """Shared parts: the settings, method check and the durable hand-off of a hit.
+
+    ``slot``: where the composition root puts the started runtime, whose hand-off takes
+    the hits (this process's slot unless given).
+    """
 
     kind: HitKind
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, slot: RuntimeSlot | None = None) -> None:
         self.settings = settings
+        self.slot = slot if slot is not None else process_slot()
         self.signer = signer_for(settings)
         self.kind_code = "O" if self.kind is HitKind.OPEN else "C"
         self.flood = FloodGuard(settings.flood_limit, settings.duplicate_window_seconds)
@@ -123,7 +128,8 @@ class _Endpoint:
 
     async def _hand_off(self, scope: Scope, token: OpenToken | ClickToken) -> bool:
         """Queue the hit durably; False if that failed (already logged)."""
-        handoff = current_handoff()
+        runtime = self.slot.runtime  # attribute reads only: this runs for every hit
+        handoff = runtime.handoff if runtime is not None else None
         if handoff is None:
             log.error("tracking hit dropped: the hand-off is not started in this process")
             self.answered["queue_failed"].inc()
@@ -153,7 +159,7 @@ class _Endpoint:
         if credential:
             hit["a"] = credential
         try:
-            await handoff.submit(hit)
+            await handoff.group.submit(hit)
         except Exception as exc:  # the queue is down: say so, the caller decides the answer
             # No traceback: its frames would show the hit (client address) at INFO and above.
             log.error("tracking hit could not be queued: %s", type(exc).__name__)
@@ -224,10 +230,10 @@ class TrackingFastPath:
     under a ``root_path``, goes to ``app`` unchanged.
     """
 
-    def __init__(self, settings: Settings, app: ASGIApp) -> None:
+    def __init__(self, settings: Settings, app: ASGIApp, slot: RuntimeSlot | None = None) -> None:
         self.app = app
-        self.pixel = PixelEndpoint(settings)
-        self.click = ClickEndpoint(settings)
+        self.pixel = PixelEndpoint(settings, slot)
+        self.click = ClickEndpoint(settings, slot)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not scope.get("root_path"):
@@ -241,9 +247,9 @@ class TrackingFastPath:
         await self.app(scope, receive, send)
 
 
-def tracking_routes(settings: Settings) -> list[BaseRoute]:
+def tracking_routes(settings: Settings, slot: RuntimeSlot | None = None) -> list[BaseRoute]:
     """The two routes, for plugin.app's ``plugin_routes`` (mounted first: the hot path)."""
     return [
-        Route("/t/o/{token:path}", PixelEndpoint(settings)),
-        Route("/t/c/{token:path}", ClickEndpoint(settings)),
+        Route("/t/o/{token:path}", PixelEndpoint(settings, slot)),
+        Route("/t/c/{token:path}", ClickEndpoint(settings, slot)),
     ]

@@ -18,12 +18,19 @@ from datetime import datetime
 from plugin.hooks import RecordedEvent
 from plugin.jobs import held_jobs
 from plugin.live.after_commit import announce_committed, hand_to_notifications
-from plugin.runtime import current_runtime
+from plugin.settings import Settings
 from plugin.tracking.models import TrackingEvent
 from plugin.tracking.pipeline.batch_context import client_key, load_links, load_priors
 from plugin.tracking.pipeline.classify import Hit, HitKind, classify
 from plugin.tracking.pipeline.ingest import classifier_settings, recorded_event
-from plugin.tracking.pipeline.store import PENDING_RULE, EventRow, bump_aggregates, finalise_event
+from plugin.tracking.pipeline.store import (
+    EventRow,
+    bump_aggregates,
+    finalise_event,
+    held_clicks,
+    held_targets,
+    stale_pending_event_ids,
+)
 from plugin.transaction import transaction
 
 __all__ = ["decide_held_clicks", "stale_pending_clicks"]
@@ -45,27 +52,18 @@ def _key(event: TrackingEvent) -> tuple[int, str, str]:
     return client_key(event.copy_id, event.client_hash, event.user_agent)  # type: ignore[attr-defined]
 
 
-async def decide_held_clicks(event_ids: Sequence[str]) -> list[RecordedEvent]:
+async def decide_held_clicks(event_ids: Sequence[str], settings: Settings) -> list[RecordedEvent]:
     """Decide these held clicks and the same clients' older held clicks; return the decided."""
-    cset = classifier_settings(current_runtime().settings)
-    targets = await TrackingEvent.filter(event_id__in=_uuids(event_ids), rule=PENDING_RULE).values(
-        "copy_id", "client_hash", "user_agent", "occurred_at"
-    )
+    cset = classifier_settings(settings)
+    targets = await held_targets(_uuids(event_ids))
     if not targets:
         return []
     until: dict[tuple[int, str, str], datetime] = {}
     for t in targets:
         key = client_key(t["copy_id"], t["client_hash"], t["user_agent"])
         until[key] = max(until.get(key, t["occurred_at"]), t["occurred_at"])
-    candidates = (
-        await TrackingEvent.filter(
-            rule=PENDING_RULE,
-            copy_id__in=list({k[0] for k in until}),
-            client_hash__in=list({k[1] for k in until}),
-            occurred_at__lte=max(until.values()),
-        )
-        .order_by("occurred_at", "id")
-        .select_related("copy", "link")
+    candidates = await held_clicks(
+        {k[0] for k in until}, {k[1] for k in until}, max(until.values())
     )
     held = [e for e in candidates if _key(e) in until and e.occurred_at <= until[_key(e)]]
     links = await load_links({e.copy.email_id for e in held})  # type: ignore[attr-defined]
@@ -127,10 +125,4 @@ async def decide_held_clicks(event_ids: Sequence[str]) -> list[RecordedEvent]:
 async def stale_pending_clicks(older_than: datetime, *, limit: int = 1000) -> list[str]:
     """Held clicks whose finalise message should long have come (it was lost): the sweep
     hands them to ``decide_held_clicks`` so that no click stays held for ever."""
-    rows = (
-        await TrackingEvent.filter(rule=PENDING_RULE, occurred_at__lt=older_than)
-        .order_by("occurred_at")
-        .limit(limit)
-        .values_list("event_id", flat=True)
-    )
-    return [str(event_id) for event_id in rows]
+    return await stale_pending_event_ids(older_than, limit)

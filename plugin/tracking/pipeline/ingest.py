@@ -19,14 +19,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from plugin.hooks import RecordedEvent
+from plugin.hooks import RecordedEvent, registry
 from plugin.jobs import JobName, enqueue_async
 from plugin.live.after_commit import announce_committed, hand_to_notifications
 from plugin.observability.metrics import record_events
-from plugin.runtime import current_runtime
+from plugin.runtime import Runtime
 from plugin.settings import Settings
 from plugin.tracking.edge.hits import EdgeHit, client_hash, client_prefix, dashed_uuid, uuid_hex
-from plugin.tracking.models import TrackingEvent
 from plugin.tracking.pipeline.batch_context import (
     CopyInfo,
     PriorIndex,
@@ -43,6 +42,7 @@ from plugin.tracking.pipeline.store import (
     bump_aggregates,
     insert_events,
     lock_copies,
+    stored_verdicts,
 )
 from plugin.transaction import transaction
 
@@ -75,17 +75,17 @@ def _parse(raw_hits: Iterable[Any]) -> list[EdgeHit]:
 
 
 async def _admissible(hits: list[EdgeHit], copies: Mapping[str, CopyInfo]) -> list[EdgeHit]:
-    """Hits on known copies whose recipients still allow recording (event-time consent gate)."""
-    from consent.gate import hits_may_be_recorded
-
+    """Hits on known copies whose recipients still allow recording: the
+    ``before_hits_recorded`` hook (consent's event-time gate) vetoes the others."""
     wanted = {hit.copy_id for hit in hits if hit.copy_id in copies}
     everyone = sorted({r for public_id in wanted for r in copies[public_id].recipients})
     # One question for the whole batch in the usual case (nobody refused); only when
     # someone did is each copy asked on its own.
-    if await hits_may_be_recorded(everyone):
+    if not await registry.vetoed("before_hits_recorded", everyone):
         return [hit for hit in hits if hit.copy_id in wanted]
     allowed = {
-        public_id: await hits_may_be_recorded(copies[public_id].recipients) for public_id in wanted
+        public_id: not await registry.vetoed("before_hits_recorded", copies[public_id].recipients)
+        for public_id in wanted
     }
     return [hit for hit in hits if allowed.get(hit.copy_id, False)]
 
@@ -103,9 +103,10 @@ def recorded_event(row: EventRow) -> RecordedEvent:
     )
 
 
-async def ingest_hits(raw_hits: Sequence[Any]) -> list[RecordedEvent]:
-    """Record one batch of queued hits (idempotent); return the events decided and committed."""
-    runtime = current_runtime()
+async def ingest_hits(raw_hits: Sequence[Any], runtime: Runtime) -> list[RecordedEvent]:
+    """Record one batch of queued hits (idempotent); return the events decided and committed.
+
+    ``runtime``: the process's (its settings, and its Redis for the SELF clients)."""
     settings = runtime.settings
     hits = _parse(raw_hits)
     copies = await load_copies({hit.copy_id for hit in hits})
@@ -235,9 +236,7 @@ def _count_recorded(rows: Iterable[EventRow]) -> None:
 async def _take_stored_verdicts(rows: list[EventRow]) -> None:
     """Rows stored by an earlier delivery keep the verdict stored then, not today's."""
     wanted = [dashed_uuid(row.event_id) for row in rows]
-    stored = await TrackingEvent.filter(event_id__in=wanted).values(
-        "id", "event_id", "source", "rule", "duplicate"
-    )
+    stored = await stored_verdicts(wanted)
     by_id = {uuid_hex(s["event_id"]): s for s in stored}
     for row in rows:
         found = by_id.get(row.event_id)

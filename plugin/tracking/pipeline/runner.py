@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import logging
 from dataclasses import dataclass
 
-import dramatiq
 from dramatiq.asyncio import get_event_loop_thread
 from redis.asyncio import Redis
+from tortoise.context import TortoiseContext
 
 from plugin.runtime import Runtime
-from plugin.tracking.edge.handoff import local_source
 from plugin.tracking.edge.hit_stream import StreamSource, stream_key
 from plugin.tracking.pipeline.consumer import HitConsumer, HitSource
 from plugin.tracking.pipeline.ingest import ingest_hits
@@ -46,26 +46,19 @@ class RunningConsumer:
             log.exception("the hit consumer failed")
 
 
-def _orm_context(broker: dramatiq.Broker) -> object:
-    from workers.middleware import OrmMiddleware
-
-    for middleware in broker.middleware:
-        if isinstance(middleware, OrmMiddleware) and middleware.ctx is not None:
-            return middleware.ctx
-    raise RuntimeError("the worker's ORM is not open: start the Dramatiq worker first")
-
-
-def start_consumer(runtime: Runtime) -> RunningConsumer:
-    """Start consuming hits on the event loop of this process's (started) Dramatiq worker."""
+def start_consumer(runtime: Runtime, orm_context: TortoiseContext) -> RunningConsumer:
+    """Start consuming hits on the event loop of this process's (started) Dramatiq worker,
+    in ``orm_context``: the Tortoise context the worker opened on that loop (the
+    composition root finds it: workers.middleware.worker_orm_context)."""
     loop_thread = get_event_loop_thread()
     if loop_thread is None:
         raise RuntimeError("the AsyncIO middleware's loop is not running")
-    ctx = _orm_context(runtime.broker)
+    ctx = orm_context
     settings = runtime.settings
     redis: Redis | None = None
     source: HitSource
     if settings.embedded:
-        local = local_source()
+        local = runtime.handoff.local if runtime.handoff is not None else None
         if local is None:
             raise RuntimeError("start the hand-off before the consumer")
         source = local
@@ -74,12 +67,12 @@ def start_consumer(runtime: Runtime) -> RunningConsumer:
         # A client of its own, used only on the worker loop (connections belong to a loop).
         redis = Redis.from_url(settings.redis_url, health_check_interval=30)
         source = StreamSource(redis, stream_key(settings))
-    consumer = HitConsumer(source, ingest_hits)
+    consumer = HitConsumer(source, functools.partial(ingest_hits, runtime=runtime))
 
     async def run() -> None:
         # Current in this task only (as the middleware does per worker thread; never left,
         # since TortoiseContext keeps one reset token for all threads).
-        ctx.__enter__()  # type: ignore[attr-defined]
+        ctx.__enter__()
         try:
             await consumer.run()
             if isinstance(source, StreamSource):

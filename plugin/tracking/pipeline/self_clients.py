@@ -15,11 +15,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from redis.asyncio import Redis
 
-from plugin.runtime import Runtime, current_runtime
+from plugin.runtime import Runtime, RuntimeSlot
 from plugin.settings import Settings
 from plugin.tracking.edge.hits import self_digest
 
@@ -27,7 +27,7 @@ __all__ = [
     "MemorySelfClients",
     "RedisSelfClients",
     "SelfClients",
-    "observe_client",
+    "client_observer",
     "self_clients_of",
 ]
 
@@ -127,12 +127,20 @@ def self_clients_of(runtime: Runtime) -> SelfClients:
     return store
 
 
-async def observe_client(user_id: int, address: str, user_agent: str) -> None:
-    """The GraphQL endpoint's ``client_observer``: remember one of a user's own clients.
+def client_observer(slot: RuntimeSlot) -> Callable[[int, str, str], Awaitable[None]]:
+    """The GraphQL endpoint's ``client_observer``: remember one of a user's own clients in
+    the SELF store of the runtime that ``slot`` holds (plugin.composition puts it there).
 
     Never fails the API request it observes: a Redis hiccup only weakens self detection.
     """
-    try:
-        await self_clients_of(current_runtime()).observe(user_id, address, user_agent)
-    except Exception:
-        log.warning("could not remember an API client for self detection", exc_info=True)
+
+    async def observe_client(user_id: int, address: str, user_agent: str) -> None:
+        runtime = slot.runtime
+        if runtime is None:
+            return
+        try:
+            await self_clients_of(runtime).observe(user_id, address, user_agent)
+        except Exception:
+            log.warning("could not remember an API client for self detection", exc_info=True)
+
+    return observe_client

@@ -1,9 +1,12 @@
-"""Batch SQL for the tracking pipeline: insert events once, move the aggregates with them.
+"""The tracking pipeline's store: insert events once, move the aggregates with them, and
+read back what the pipeline needs of stored events (earlier verdicts, held clicks).
 
-Hand-written because the ORM cannot say which rows an ``INSERT ... ON CONFLICT
-DO NOTHING`` really inserted; ``RETURNING event_id`` can, on SQLite (3.35+) and
-PostgreSQL alike. Everything here runs inside the caller's transaction, so an
-event and the figures it moves are committed together or not at all.
+It runs for the system, keyed by the copies that signed tokens name, never for a
+user; the Mail tab's reads are in ``plugin.tracking.repository``. The batch SQL is
+hand-written because the ORM cannot say which rows an ``INSERT ... ON CONFLICT DO
+NOTHING`` really inserted; ``RETURNING event_id`` can, on SQLite (3.35+) and
+PostgreSQL alike. The writes run inside the caller's transaction, so an event and
+the figures it moves are committed together or not at all.
 """
 
 # ruff: noqa: S608 - SQL here formats in only this module's table/column names and placeholders.
@@ -18,14 +21,19 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from plugin.tracking.edge.hits import dashed_uuid, uuid_hex
+from plugin.tracking.models import TrackingEvent
 
 __all__ = [
     "PENDING_RULE",
     "EventRow",
     "bump_aggregates",
     "finalise_event",
+    "held_clicks",
+    "held_targets",
     "insert_events",
     "lock_copies",
+    "stale_pending_event_ids",
+    "stored_verdicts",
 ]
 
 # The rule of a click held for the burst window; it is not counted or shown until decided.
@@ -225,3 +233,45 @@ async def finalise_event(
     )
     result = await conn.execute_query_dict(sql, [source, rule, duplicate, row_id, PENDING_RULE])
     return len(result) > 0
+
+
+async def stored_verdicts(event_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The stored id, event id, source, rule and duplicate flag of these (dashed) event ids."""
+    return await TrackingEvent.filter(event_id__in=list(event_ids)).values(
+        "id", "event_id", "source", "rule", "duplicate"
+    )
+
+
+async def held_targets(event_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The copy, client hash, user agent and time of the still held clicks among these ids."""
+    return await TrackingEvent.filter(event_id__in=list(event_ids), rule=PENDING_RULE).values(
+        "copy_id", "client_hash", "user_agent", "occurred_at"
+    )
+
+
+async def held_clicks(
+    copy_ids: Iterable[int], client_hashes: Iterable[str], until: datetime
+) -> list[TrackingEvent]:
+    """Held clicks on these copies from these clients up to ``until``, oldest first, with
+    their copy and link."""
+    return (
+        await TrackingEvent.filter(
+            rule=PENDING_RULE,
+            copy_id__in=list(copy_ids),
+            client_hash__in=list(client_hashes),
+            occurred_at__lte=until,
+        )
+        .order_by("occurred_at", "id")
+        .select_related("copy", "link")
+    )
+
+
+async def stale_pending_event_ids(older_than: datetime, limit: int) -> list[str]:
+    """Event ids of clicks held since before ``older_than``, oldest first."""
+    rows = (
+        await TrackingEvent.filter(rule=PENDING_RULE, occurred_at__lt=older_than)
+        .order_by("occurred_at")
+        .limit(limit)
+        .values_list("event_id", flat=True)
+    )
+    return [str(event_id) for event_id in rows]
