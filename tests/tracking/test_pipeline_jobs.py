@@ -11,6 +11,7 @@ import pytest
 
 import plugin.jobs as jobs
 import plugin.tracking.pipeline.ingest as ingest
+from plugin.runtime import current_runtime
 from plugin.tracking.models import TrackingEvent
 from tests.conftest import UserFactory
 from tests.tracking.tracked_mail import make_tracked_mail, wire_hit
@@ -40,12 +41,12 @@ async def test_a_batch_that_rolls_back_sends_no_job_and_its_retry_sends_them(
 
     monkeypatch.setattr(ingest, "bump_aggregates", database_gone)
     with pytest.raises(ConnectionError):
-        await ingest.ingest_hits(hits)
+        await ingest.ingest_hits(hits, current_runtime())
     assert sent == []
     assert not await TrackingEvent.filter(email_id=mail.email.id).exists()
 
     monkeypatch.setattr(ingest, "bump_aggregates", real_bump)  # the batch, retried
-    await ingest.ingest_hits(hits)
+    await ingest.ingest_hits(hits, current_runtime())
     stored = {
         row["kind"].value if hasattr(row["kind"], "value") else row["kind"]: row["event_id"]
         for row in await TrackingEvent.filter(email_id=mail.email.id).values("kind", "event_id")
