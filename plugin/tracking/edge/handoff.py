@@ -35,8 +35,8 @@ from plugin.observability.metrics import observe_handoff_batch
 from plugin.runtime import process_slot
 from plugin.settings import Settings
 from plugin.tracking.edge.hit_stream import stream_key, stream_sink
+from plugin.tracking.edge.local_source import LocalSource
 from plugin.tracking.edge.spool import Spool
-from plugin.tracking.pipeline.consumer import LocalSource
 
 __all__ = [
     "RECORD_HITS",

@@ -52,7 +52,7 @@ CLAIM_IDLE_MS = 30_000
 _CLAIM_EVERY_SECONDS = 10.0
 _MAX_ENTRIES = 500
 # Under a steady stream, batches are read at most this often (as the embedded consumer
-# does, plugin.tracking.pipeline.consumer.GATHER_SECONDS): a recorded batch costs the worker
+# does, plugin.tracking.edge.local_source.GATHER_SECONDS): a recorded batch costs the worker
 # several ms whatever its size (its statements, the bell's message and transaction, the
 # live publish), so at a few thousand opens/s batches of a few dozen hits spent more of
 # the core than the hits. A hit after a quiet spell is still read at once, and a read

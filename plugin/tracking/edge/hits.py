@@ -18,15 +18,16 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from plugin.settings import Settings
-from plugin.tracking.pipeline.classify import HitKind
 
 __all__ = [
     "MAX_USER_AGENT",
     "WIRE_VERSION",
     "EdgeHit",
+    "HitKind",
     "client_hash",
     "client_prefix",
     "credential_hash",
@@ -38,6 +39,15 @@ __all__ = [
 
 MAX_USER_AGENT = 512
 WIRE_VERSION = 1
+
+
+class HitKind(StrEnum):
+    """A pixel fetch (OPEN) or a redirect (CLICK): the wire's ``k`` (O or C)."""
+
+    OPEN = "OPEN"
+    CLICK = "CLICK"
+
+
 _KINDS = {"O": HitKind.OPEN, "C": HitKind.CLICK}
 _KIND_CODES = {kind: code for code, kind in _KINDS.items()}
 _UUID_HEX = re.compile(r"[0-9a-f]{32}")

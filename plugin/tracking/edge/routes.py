@@ -21,11 +21,16 @@ from plugin.observability.metrics import HITS_ANSWERED
 from plugin.runtime import RuntimeSlot, process_slot
 from plugin.settings import Settings
 from plugin.tracking.edge.flood import FloodGuard
-from plugin.tracking.edge.hits import MAX_USER_AGENT, WIRE_VERSION, credential_hash, new_event_id
+from plugin.tracking.edge.hits import (
+    MAX_USER_AGENT,
+    WIRE_VERSION,
+    HitKind,
+    credential_hash,
+    new_event_id,
+)
 from plugin.tracking.edge.location import redirect_location
 from plugin.tracking.edge.signer import signer_for
 from plugin.tracking.edge.tokens import ClickToken, OpenToken
-from plugin.tracking.pipeline.classify import HitKind
 
 __all__ = ["PIXEL_GIF", "ClickEndpoint", "PixelEndpoint", "TrackingFastPath", "tracking_routes"]
 

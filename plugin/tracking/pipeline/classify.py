@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from plugin.tracking.edge.hits import HitKind  # (defined with the wire format; re-exported)
 from plugin.tracking.pipeline.user_agents import (
     UserAgentRules,
     is_crawler,
@@ -91,13 +92,6 @@ class EventSource(StrEnum):
     MACHINE = "MACHINE"
     BOT = "BOT"
     SELF = "SELF"
-
-
-class HitKind(StrEnum):
-    """A pixel fetch (OPEN) or a redirect (CLICK)."""
-
-    OPEN = "OPEN"
-    CLICK = "CLICK"
 
 
 def _require_aware(value: datetime | None, name: str) -> None:
