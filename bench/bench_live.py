@@ -30,7 +30,7 @@ their sent emails are written with the ORM before the servers start.
   The goal is p99 < 100 ms with 1,000 subscribers connected.
 
 --source commit: the clock starts when the tracking pipeline would call
-``plugin.live.after_commit.after_events_committed`` (after its commit) and stops at
+``plugin.tracking.pipeline.after_commit.after_events_committed`` (after its commit) and stops at
 the subscriber, as above. Events are MACHINE opens, so no notification work
 competes.
 
@@ -170,7 +170,7 @@ def _events(user_ids: list[int], sent: dict[str, float]) -> list[Any]:
 
 
 async def _commit(target: Target, events: list[Any], sent: dict[str, float]) -> None:
-    from plugin.live.after_commit import after_events_committed
+    from plugin.tracking.pipeline.after_commit import after_events_committed
 
     started = time.perf_counter()
     for event in events:

@@ -148,7 +148,7 @@ def _free_port() -> int:
 
 def _messages(user_id: int, count: int, start: int) -> list[tuple[int, dict[str, Any]]]:
     from plugin.hooks import RecordedEvent
-    from plugin.live.after_commit import event_message
+    from plugin.tracking.pipeline.after_commit import event_message
 
     now = datetime.now(UTC)
     items = []

@@ -20,7 +20,7 @@ from workers.middleware import OrmMiddleware
 __all__ = ["ACTOR_MODULES", "configure_broker", "load_actors", "start_schedules"]
 
 ACTOR_MODULES = [
-    "workers.actors.tokens",
+    "workers.actors.api_tokens",
     "workers.actors.send",
     "workers.actors.purge",
     "workers.actors.notify",

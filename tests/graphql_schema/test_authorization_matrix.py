@@ -173,7 +173,7 @@ async def _subscription_bell(gql: GraphQL, w: World, doc: str) -> None:
 
 
 async def _silent_subscription(w: World, doc: str, variables: dict[str, Any]) -> None:
-    from plugin.live.after_commit import after_events_committed
+    from plugin.tracking.pipeline.after_commit import after_events_committed
     from tests.live.factories import drain_notifications
 
     base = w.base_url

@@ -10,8 +10,8 @@ import pytest
 from graphql_schema import ws_transport
 from graphql_schema.projection import ProjectedBatch
 from graphql_schema.ws_transport import next_frames
-from plugin.live.after_commit import after_events_committed
 from plugin.live.bus import current_bus
+from plugin.tracking.pipeline.after_commit import after_events_committed
 from tests.conftest import UserFactory
 from tests.live.factories import drain_notifications, make_email, store_event, wait_for_subscribers
 from tests.live.wsclient import GraphQLWS, Rejected

@@ -13,9 +13,9 @@ import sys
 
 from plugin.composition import start_runtime, stop_runtime
 from plugin.db import open_orm
-from plugin.live.after_commit import after_events_committed
 from plugin.live.bus import close_publishers
 from plugin.settings import load_settings
+from plugin.tracking.pipeline.after_commit import after_events_committed
 from tests.live.factories import make_email, store_event
 
 

@@ -56,7 +56,7 @@ async def test_a_failing_message_is_retried_then_dead_lettered_not_looped(server
 
 
 async def test_a_batch_skips_a_poisoned_id_and_notifies_the_rest(make_user: UserFactory) -> None:
-    from plugin.live.after_commit import NOTIFY_EVENTS
+    from plugin.tracking.pipeline.after_commit import NOTIFY_EVENTS
 
     user = await make_user()
     event = await store_event(await make_email(user.id))

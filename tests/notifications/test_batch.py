@@ -171,8 +171,8 @@ async def test_the_actor_publishes_a_batchs_notifications_in_one_call(
     make_user: UserFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import plugin.live.publishing as publishing
-    from plugin.live.after_commit import NOTIFY_EVENTS
     from plugin.runtime import current_runtime
+    from plugin.tracking.pipeline.after_commit import NOTIFY_EVENTS
 
     calls: list[list[tuple[int, dict[str, Any]]]] = []
     real = publishing.publish

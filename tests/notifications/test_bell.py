@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from plugin.live.after_commit import after_events_committed
 from plugin.notifications.models import Notification
 from plugin.preferences.service import PreferenceChanges, get_preferences, update_preferences
+from plugin.tracking.pipeline.after_commit import after_events_committed
 from tests.conftest import GraphQL, UserFactory
 from tests.live.factories import drain_notifications, make_email, store_event
 

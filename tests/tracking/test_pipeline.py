@@ -227,7 +227,7 @@ async def test_live_messages_carry_the_stored_rows_without_reading_them_back(
 ) -> None:
     """The pipeline hands the dispatcher what it stored (row id, time, verdict, user agent):
     first delivery and redelivery alike show exactly what the database holds."""
-    import plugin.live.after_commit as dispatch
+    import plugin.tracking.pipeline.after_commit as dispatch
 
     published: list[dict[str, Any]] = []
 

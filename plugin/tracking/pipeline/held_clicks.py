@@ -17,9 +17,9 @@ from datetime import datetime
 
 from plugin.hooks import RecordedEvent
 from plugin.jobs import held_jobs
-from plugin.live.after_commit import announce_committed, hand_to_notifications
 from plugin.settings import Settings
 from plugin.tracking.models import TrackingEvent
+from plugin.tracking.pipeline.after_commit import announce_committed, hand_to_notifications
 from plugin.tracking.pipeline.batch_context import client_key, load_links, load_priors
 from plugin.tracking.pipeline.classify import Hit, HitKind, classify
 from plugin.tracking.pipeline.ingest import classifier_settings, recorded_event

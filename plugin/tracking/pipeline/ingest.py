@@ -21,11 +21,11 @@ from typing import Any
 
 from plugin.hooks import RecordedEvent, registry
 from plugin.jobs import JobName, enqueue_async
-from plugin.live.after_commit import announce_committed, hand_to_notifications
 from plugin.observability.metrics import record_events
 from plugin.runtime import Runtime
 from plugin.settings import Settings
 from plugin.tracking.edge.hits import EdgeHit, client_hash, client_prefix, dashed_uuid, uuid_hex
+from plugin.tracking.pipeline.after_commit import announce_committed, hand_to_notifications
 from plugin.tracking.pipeline.batch_context import (
     CopyInfo,
     PriorIndex,

@@ -5,7 +5,8 @@ are handed to the notification actor; then the ``after_tracking_event`` hooks ru
 The tracking pipeline hands the events to the notifications inside its transaction
 (``hand_to_notifications``: the job goes out when it commits) and announces them
 after it (``announce_committed``); ``after_events_committed`` does all three for
-events committed elsewhere.
+events committed elsewhere. It is the pipeline's last step; ``plugin.live`` only
+carries the messages (it knows no tracking event).
 """
 
 from __future__ import annotations
