@@ -19,7 +19,7 @@ from consent.service import (
 )
 from consent.templating import render
 from plugin.accounts.models import User
-from plugin.errors import MailbeaconError
+from plugin.errors import ErrorCode, MailbeaconError
 from plugin.sending.delivery import DeliveryError, deliver
 from plugin.sending.mime import build_message, new_message_id
 from plugin.settings import Settings
@@ -32,7 +32,7 @@ _ITALIAN = frozenset({"IT", "SM", "VA"})
 class ConsentRequestError(MailbeaconError):
     """The request email could not be handed to the mail system."""
 
-    code = "DELIVERY_FAILED"
+    code = ErrorCode.DELIVERY_FAILED
 
 
 async def request_tracking_consent(

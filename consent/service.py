@@ -31,7 +31,7 @@ from consent.policy import (
 )
 from consent.signing import keys_for
 from plugin.accounts.models import User
-from plugin.errors import MailbeaconError, ValidationError
+from plugin.errors import ErrorCode, MailbeaconError, ValidationError
 from plugin.hooks import registry
 from plugin.sending.validation import check_text
 from plugin.sending.validation import normalize_address as check_address
@@ -166,13 +166,13 @@ async def recipient_consent(email: str, settings: Settings) -> RecipientConsentS
 class RecipientRefusedError(MailbeaconError):
     """A CRM user's GRANTED over the recipient's own refusal (or an erasure)."""
 
-    code = "RECIPIENT_REFUSED"
+    code = ErrorCode.RECIPIENT_REFUSED
 
 
 class FormUsedError(ValidationError):
     """The consent form was used already (one form records one choice)."""
 
-    code = "FORM_USED"
+    code = ErrorCode.FORM_USED
 
 
 def _parse_status(status: ConsentStatus | ConsentState | str) -> ConsentState:
@@ -189,7 +189,7 @@ def _clean_text(value: str | None, field: str, limit: int) -> str | None:
     check_text(text, field=field)
     if len(text) > limit:
         raise ValidationError(f"{field} has at most {limit} characters", field=field,
-                              code="TOO_LARGE")
+                              code=ErrorCode.TOO_LARGE)
     return text or None
 
 

@@ -36,6 +36,8 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
+from plugin.errors import ErrorCode
+
 __all__ = ["LIST_ESTIMATE", "QueryCostLimiter", "document_cost", "query_cost_limiter"]
 
 LIST_ESTIMATE = 20
@@ -171,7 +173,7 @@ class QueryCostLimiter(SchemaExtension):
                 raise GraphQLError(
                     f"the query asks for too much at once (cost over {self.max_cost}): "
                     "ask for fewer items per page or fewer aliases",
-                    extensions={"code": "QUERY_TOO_COSTLY", "maxCost": self.max_cost},
+                    extensions={"code": ErrorCode.QUERY_TOO_COSTLY.value, "maxCost": self.max_cost},
                 )
         yield
 

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from graphql.error import GraphQLError
 from strawberry.extensions import SchemaExtension
 
+from plugin.errors import ErrorCode
+
 __all__ = ["EncodableText", "has_lone_surrogate"]
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -44,6 +46,6 @@ class EncodableText(SchemaExtension):
         if has_lone_surrogate(context.query or "") or has_lone_surrogate(context.variables or {}):
             raise GraphQLError(
                 "the request contains an invalid character (a lone UTF-16 surrogate)",
-                extensions={"code": "INVALID_TEXT"},
+                extensions={"code": ErrorCode.INVALID_TEXT.value},
             )
         yield

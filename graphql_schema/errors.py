@@ -1,17 +1,36 @@
-"""How errors reach clients: expected ones with their stable code, the rest masked and logged."""
+"""How errors reach clients: expected ones with their stable code, the rest masked and logged.
+
+The one way for a resolver to refuse is to raise a :class:`MailbeaconError` (its code an
+``ErrorCode``). Two places here turn it into what the client sees, as the contract says
+for the operation:
+
+- a mutation whose payload has ``errors: [UserError!]!`` (sendEmail, connectMailbox)
+  wraps its work in :func:`user_errors_or`: the client's input errors
+  (:data:`INPUT_ERRORS`) become the payload's ``errors``, one per problem;
+- everything else (other mutations, queries, subscriptions, and errors that are not the
+  input's) reaches the client as a GraphQL error with ``extensions.code`` (and
+  ``extensions.field``) through :class:`ErrorPolicy`; unexpected errors are masked.
+"""
 
 from __future__ import annotations
 
 import logging
 import traceback
-from typing import Any, cast
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar, cast
 
 from graphql.error import GraphQLError
 from strawberry.extensions import MaskErrors
 
-from plugin.errors import MailbeaconError
+from graphql_schema.types.common import UserError
+from plugin.errors import ErrorCode, MailbeaconError, MailboxError, ValidationError
 
-__all__ = ["ErrorPolicy"]
+__all__ = ["INPUT_ERRORS", "ErrorPolicy", "user_errors_or"]
+
+Payload = TypeVar("Payload")
+
+# The errors that are the client's input at fault: what a payload's ``errors`` lists.
+INPUT_ERRORS: tuple[type[MailbeaconError], ...] = (ValidationError, MailboxError)
 
 log = logging.getLogger("mailbeacon.graphql")
 
@@ -60,7 +79,7 @@ class ErrorPolicy(MaskErrors):
             original = error.original_error
             if isinstance(original, MailbeaconError):
                 extensions = dict(error.extensions or {})
-                extensions["code"] = original.code
+                extensions["code"] = str(original.code)  # a plain string on the wire
                 if original.field:
                     extensions["field"] = original.field
                 error = GraphQLError(
@@ -73,6 +92,20 @@ class ErrorPolicy(MaskErrors):
                     extensions=extensions,
                 )
             elif error.original_error is None and not (error.extensions or {}).get("code"):
-                error.extensions = {**(error.extensions or {}), "code": "GRAPHQL_VALIDATION_FAILED"}
+                error.extensions = {
+                    **(error.extensions or {}), "code": ErrorCode.GRAPHQL_VALIDATION_FAILED.value
+                }
             result.append(error)
         return result
+
+
+async def user_errors_or(
+    work: Awaitable[Payload], refused: Callable[[list[UserError]], Payload]
+) -> Payload:
+    """The payload ``work`` returns; or, when it raises one of :data:`INPUT_ERRORS`, the
+    payload ``refused`` builds from one ``UserError`` per problem. Any other error goes
+    on to :class:`ErrorPolicy`."""
+    try:
+        return await work
+    except INPUT_ERRORS as error:
+        return refused([UserError.from_error(problem) for problem in error.client_errors()])

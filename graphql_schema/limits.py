@@ -14,6 +14,7 @@ from strawberry.extensions import (
 )
 
 from graphql_schema.cost import query_cost_limiter
+from plugin.errors import ErrorCode
 
 __all__ = ["limit_extensions"]
 
@@ -27,7 +28,7 @@ def _query_size_limiter(max_bytes: int) -> type[SchemaExtension]:
             if len(query.encode("utf-8", "surrogatepass")) > max_bytes:
                 raise GraphQLError(
                     f"the query document is larger than {max_bytes} bytes",
-                    extensions={"code": "QUERY_TOO_LARGE"},
+                    extensions={"code": ErrorCode.QUERY_TOO_LARGE.value},
                 )
             yield
 

@@ -6,7 +6,7 @@ import base64
 import binascii
 from datetime import UTC, datetime
 
-from plugin.errors import ValidationError
+from plugin.errors import ErrorCode, ValidationError
 
 __all__ = ["MAX_PAGE_SIZE", "decode_cursor", "encode_cursor", "page_size"]
 
@@ -21,7 +21,8 @@ def page_size(first: int | None, default: int = 20) -> int:
     size = default if first is None else first
     if size < 1 or size > MAX_PAGE_SIZE:
         raise ValidationError(
-            f"first must be between 1 and {MAX_PAGE_SIZE}", field="first", code="INVALID_PAGE_SIZE"
+            f"first must be between 1 and {MAX_PAGE_SIZE}", field="first",
+            code=ErrorCode.INVALID_PAGE_SIZE,
         )
     return size
 
@@ -32,7 +33,7 @@ def encode_cursor(when: datetime, row_id: int) -> str:
 
 
 def _invalid() -> ValidationError:
-    return ValidationError("the cursor is not valid", field="after", code="INVALID_CURSOR")
+    return ValidationError("the cursor is not valid", field="after", code=ErrorCode.INVALID_CURSOR)
 
 
 def decode_cursor(cursor: str | None) -> tuple[datetime, int] | None:

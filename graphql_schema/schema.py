@@ -27,6 +27,7 @@ from graphql_schema.queries.notifications import NotificationQueries
 from graphql_schema.queries.sent_emails import SentEmailQueries
 from graphql_schema.subscriptions import Subscription
 from graphql_schema.text_guard import StorableText
+from graphql_schema.types.common import ErrorCodeEnum
 
 __all__ = ["Mutation", "Query", "Subscription", "build_schema", "schema_sdl"]
 
@@ -61,6 +62,7 @@ def build_schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
+        types=[ErrorCodeEnum],  # listed for clients, though no field returns it
         extensions=[
             *limit_extensions(
                 max_depth=max_depth, max_query_bytes=max_query_bytes, max_cost=max_cost

@@ -18,7 +18,7 @@ from asyncpg.exceptions import CharacterNotInRepertoireError, UntranslatableChar
 from graphql.error import GraphQLError
 from strawberry.extensions import SchemaExtension
 
-from plugin.errors import ValidationError
+from plugin.errors import ErrorCode, ValidationError
 
 __all__ = ["StorableText"]
 
@@ -38,7 +38,7 @@ def _as_invalid_text(error: GraphQLError) -> GraphQLError:
     if not _unstorable_text(error.original_error):
         return error
     refusal = ValidationError(
-        "text must not contain the NUL character (U+0000)", code="INVALID_TEXT"
+        "text must not contain the NUL character (U+0000)", code=ErrorCode.INVALID_TEXT
     )
     return GraphQLError(
         refusal.message, nodes=error.nodes, source=error.source, positions=error.positions,

@@ -19,6 +19,7 @@ from graphql_schema.context import Context, authenticate, bearer_token
 from graphql_schema.graphiql import graphiql_page
 from graphql_schema.transport import LiveTransportWSHandler
 from plugin.db import database_unavailable
+from plugin.errors import ErrorCode
 from plugin.net import client_address
 from plugin.runtime import RuntimeSlot, process_slot
 from plugin.settings import Settings
@@ -31,12 +32,12 @@ log = logging.getLogger(__name__)
 ClientObserver = Callable[[int, str, str], Any]
 
 
-def _error_response(status: int, code: str, message: str) -> JSONResponse:
+def _error_response(status: int, code: ErrorCode, message: str) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if status == 503:
         headers = {"Retry-After": "10"}
     return JSONResponse(
-        {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]},
+        {"data": None, "errors": [{"message": message, "extensions": {"code": code.value}}]},
         status_code=status,
         headers=headers,
     )
@@ -94,15 +95,16 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         body = await self._bounded_body(request)
         if body is None:
             await _error_response(
-                413, "REQUEST_TOO_LARGE", f"the request body exceeds {self.max_request_bytes} bytes"
+                413, ErrorCode.REQUEST_TOO_LARGE,
+                f"the request body exceeds {self.max_request_bytes} bytes",
             )(scope, receive, send)
             return
         try:
             body.decode("utf-8")
         except UnicodeDecodeError:
-            await _error_response(400, "BAD_REQUEST", "the request body is not valid UTF-8")(
-                scope, receive, send
-            )
+            await _error_response(
+                400, ErrorCode.BAD_REQUEST, "the request body is not valid UTF-8"
+            )(scope, receive, send)
             return
         token = bearer_token(request.headers.get("authorization"))
         try:
@@ -114,12 +116,13 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             log.warning("GraphQL request refused: the database is unavailable (%s)",
                         type(exc).__name__)
             await _error_response(
-                503, "DATABASE_UNAVAILABLE", "the database is unavailable; try again shortly"
+                503, ErrorCode.DATABASE_UNAVAILABLE,
+                "the database is unavailable; try again shortly",
             )(scope, receive, send)
             return
         if user is None:
             message = "a valid API token is required (Authorization: Bearer <token>)"
-            await _error_response(401, "UNAUTHENTICATED", message)(scope, receive, send)
+            await _error_response(401, ErrorCode.UNAUTHENTICATED, message)(scope, receive, send)
             return
         scope.setdefault("state", {})["user"] = user
         await self._observe(user.id, scope, request.headers.get("user-agent", ""))

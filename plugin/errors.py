@@ -1,13 +1,16 @@
 """One error tree for mailbeacon, each error with a stable machine-readable code.
 
-Expected errors (bad input, missing permission) reach GraphQL clients as
-``UserError`` entries or as errors with ``extensions.code``; anything else is
-masked and logged.
+Every code is a member of :class:`ErrorCode`. Code raises a :class:`MailbeaconError`
+subclass; it reaches a GraphQL client in one of two shapes, decided in
+``graphql_schema/errors.py`` and nowhere else: a ``UserError`` entry of the payload
+when the mutation's payload has ``errors`` and the client's input is at fault, else
+a GraphQL error with ``extensions.code``. Anything else is masked and logged.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import StrEnum
 from typing import Any
 
 __all__ = [
@@ -16,6 +19,7 @@ __all__ = [
     "DatabaseMissingError",
     "DatabaseNotMigratedError",
     "DatabaseUnreachableError",
+    "ErrorCode",
     "ForbiddenError",
     "MailbeaconError",
     "MailboxError",
@@ -31,21 +35,89 @@ __all__ = [
 ]
 
 
+class ErrorCode(StrEnum):
+    """Every stable, machine-readable code mailbeacon gives an error.
+
+    Clients compare them (``UserError.code``, ``extensions.code``; the GraphQL enum
+    ``ErrorCode`` lists them), so a code is added, never renamed or removed.
+    """
+
+    # Anything mailbeacon raised on purpose without a more precise code.
+    INTERNAL = "INTERNAL"
+
+    # The operator's: configuration and services, reported by the command line.
+    BAD_SETTINGS = "BAD_SETTINGS"
+    DATABASE_NOT_MIGRATED = "DATABASE_NOT_MIGRATED"
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+    DATABASE_UNREACHABLE = "DATABASE_UNREACHABLE"
+    DATABASE_AUTH_FAILED = "DATABASE_AUTH_FAILED"
+    DATABASE_MISSING = "DATABASE_MISSING"
+    REDIS_UNREACHABLE = "REDIS_UNREACHABLE"
+    ADDRESS_IN_USE = "ADDRESS_IN_USE"
+    UNKNOWN_HOOK = "UNKNOWN_HOOK"
+
+    # The request as a whole (HTTP answers and GraphQL errors).
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    NOT_FOUND = "NOT_FOUND"
+    BAD_REQUEST = "BAD_REQUEST"
+    REQUEST_TOO_LARGE = "REQUEST_TOO_LARGE"
+    DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
+    QUERY_TOO_LARGE = "QUERY_TOO_LARGE"
+    QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"
+    GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+
+    # The client's input.
+    INVALID_INPUT = "INVALID_INPUT"
+    INVALID_TEXT = "INVALID_TEXT"
+    TOO_LARGE = "TOO_LARGE"
+    HEADER_INJECTION = "HEADER_INJECTION"
+    INVALID_ADDRESS = "INVALID_ADDRESS"
+    DUPLICATE_RECIPIENT = "DUPLICATE_RECIPIENT"
+    NO_RECIPIENT = "NO_RECIPIENT"
+    TOO_MANY_RECIPIENTS = "TOO_MANY_RECIPIENTS"
+    EMPTY_BODY = "EMPTY_BODY"
+    TEMPLATE_ERROR = "TEMPLATE_ERROR"
+    TOO_MANY_LINKS = "TOO_MANY_LINKS"
+    INVALID_PAGE_SIZE = "INVALID_PAGE_SIZE"
+    INVALID_CURSOR = "INVALID_CURSOR"
+    INVALID_MESSAGE = "INVALID_MESSAGE"
+    USER_EXISTS = "USER_EXISTS"
+    AMBIGUOUS_TOKEN_PREFIX = "AMBIGUOUS_TOKEN_PREFIX"  # noqa: S105 (a code, not a secret)
+
+    # Connecting a mailbox.
+    MAILBOX_UNREACHABLE = "MAILBOX_UNREACHABLE"
+    MAILBOX_TLS_FAILED = "MAILBOX_TLS_FAILED"
+    MAILBOX_TLS_REQUIRED = "MAILBOX_TLS_REQUIRED"
+    MAILBOX_AUTH_FAILED = "MAILBOX_AUTH_FAILED"
+    MAILBOX_NO_SENT_FOLDER = "MAILBOX_NO_SENT_FOLDER"
+
+    # Consent.
+    RECIPIENT_REFUSED = "RECIPIENT_REFUSED"
+    FORM_USED = "FORM_USED"
+    DELIVERY_FAILED = "DELIVERY_FAILED"
+
+
 class MailbeaconError(Exception):
     """Base of every error mailbeacon raises on purpose."""
 
-    code = "INTERNAL"
+    code: ErrorCode = ErrorCode.INTERNAL
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
 
+    def client_errors(self) -> Sequence[MailbeaconError]:
+        """What a client is told, one entry per problem: this error, or each of the
+        errors it gathers (a rejected draft lists every problem at once)."""
+        return [self]
+
 
 class SettingsError(MailbeaconError):
     """The environment does not describe a runnable configuration."""
 
-    code = "BAD_SETTINGS"
+    code = ErrorCode.BAD_SETTINGS
 
     def __init__(self, problems: Sequence[str]) -> None:
         self.problems = list(problems)
@@ -53,70 +125,72 @@ class SettingsError(MailbeaconError):
 
 
 class DatabaseNotMigratedError(MailbeaconError):
-    code = "DATABASE_NOT_MIGRATED"
+    code = ErrorCode.DATABASE_NOT_MIGRATED
 
 
 class ServiceError(MailbeaconError):
     """Something the operator configured cannot be used (the commands say what, no traceback)."""
 
-    code = "SERVICE_UNAVAILABLE"
+    code = ErrorCode.SERVICE_UNAVAILABLE
 
 
 class DatabaseUnreachableError(ServiceError):
-    code = "DATABASE_UNREACHABLE"
+    code = ErrorCode.DATABASE_UNREACHABLE
 
 
 class DatabaseAuthError(ServiceError):
-    code = "DATABASE_AUTH_FAILED"
+    code = ErrorCode.DATABASE_AUTH_FAILED
 
 
 class DatabaseMissingError(ServiceError):
-    code = "DATABASE_MISSING"
+    code = ErrorCode.DATABASE_MISSING
 
 
 class RedisUnreachableError(ServiceError):
-    code = "REDIS_UNREACHABLE"
+    code = ErrorCode.REDIS_UNREACHABLE
 
 
 class AddressInUseError(ServiceError):
-    code = "ADDRESS_IN_USE"
+    code = ErrorCode.ADDRESS_IN_USE
 
 
 class UnauthenticatedError(MailbeaconError):
-    code = "UNAUTHENTICATED"
+    code = ErrorCode.UNAUTHENTICATED
 
     def __init__(self, message: str = "a valid API token is required") -> None:
         super().__init__(message)
 
 
 class ForbiddenError(MailbeaconError):
-    code = "FORBIDDEN"
+    code = ErrorCode.FORBIDDEN
 
 
 class NotFoundError(MailbeaconError):
-    code = "NOT_FOUND"
+    code = ErrorCode.NOT_FOUND
 
 
 class ValidationError(MailbeaconError):
-    code = "INVALID_INPUT"
+    code = ErrorCode.INVALID_INPUT
 
-    def __init__(self, message: str, *, field: str | None = None, code: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, field: str | None = None, code: ErrorCode | None = None
+    ) -> None:
         super().__init__(message, field=field)
         if code:
             self.code = code
 
 
 class TemplateError(ValidationError):
-    code = "TEMPLATE_ERROR"
+    code = ErrorCode.TEMPLATE_ERROR
 
 
 class MailboxError(MailbeaconError):
     """A mailbox could not be used; ``code`` says how: ``MAILBOX_UNREACHABLE``,
     ``MAILBOX_TLS_FAILED``, ``MAILBOX_AUTH_FAILED`` or ``MAILBOX_NO_SENT_FOLDER``."""
 
-    code = "MAILBOX_UNREACHABLE"
+    code = ErrorCode.MAILBOX_UNREACHABLE
 
-    def __init__(self, code: str, message: str, *, field: str | None = None) -> None:
+    def __init__(self, code: ErrorCode, message: str, *, field: str | None = None) -> None:
         super().__init__(message, field=field)
         self.code = code
 
@@ -124,7 +198,7 @@ class MailboxError(MailbeaconError):
 class TooManyLinksError(ValidationError):
     """An email with more tracked links than MAILBEACON_MAX_LINKS_PER_EMAIL allows."""
 
-    code = "TOO_MANY_LINKS"
+    code = ErrorCode.TOO_MANY_LINKS
 
     def __init__(self, limit: int) -> None:
         super().__init__(
@@ -139,4 +213,4 @@ class TooManyLinksError(ValidationError):
 
 
 class UnknownHookError(MailbeaconError):
-    code = "UNKNOWN_HOOK"
+    code = ErrorCode.UNKNOWN_HOOK

@@ -6,9 +6,8 @@ import strawberry
 from strawberry.types import Info
 
 from graphql_schema.context import require_user, settings_of
-from graphql_schema.types.common import UserError
+from graphql_schema.errors import user_errors_or
 from graphql_schema.types.mailbox import ConnectMailboxInput, ConnectMailboxPayload, Mailbox
-from plugin.errors import MailboxError, ValidationError
 from plugin.mailboxes.service import connect_mailbox
 
 __all__ = ["ConnectMailbox"]
@@ -24,8 +23,9 @@ class ConnectMailbox:
         self, info: Info, input: ConnectMailboxInput
     ) -> ConnectMailboxPayload:
         user = require_user(info)
-        try:
+
+        async def connect() -> ConnectMailboxPayload:
             mailbox = await connect_mailbox(user, input.to_request(), settings_of(info))
-        except (ValidationError, MailboxError) as error:
-            return ConnectMailboxPayload(mailbox=None, errors=[UserError.from_error(error)])
-        return ConnectMailboxPayload(mailbox=Mailbox.from_model(mailbox), errors=[])
+            return ConnectMailboxPayload(mailbox=Mailbox.from_model(mailbox), errors=[])
+
+        return await user_errors_or(connect(), ConnectMailboxPayload.refused)

@@ -1,4 +1,4 @@
-"""sendEmail: map the input to a Draft, call the sending service, map errors to UserErrors."""
+"""sendEmail: map the input to a Draft, call the sending service, map the result."""
 
 from __future__ import annotations
 
@@ -8,16 +8,15 @@ import strawberry
 from strawberry.types import Info
 
 from graphql_schema.context import require_user, settings_of
-from graphql_schema.types.common import UserError
+from graphql_schema.errors import user_errors_or
 from graphql_schema.types.sent_email import (
     SendEmailInput,
     SendEmailPayload,
     SentEmail,
     TrackingDecision,
 )
-from plugin.errors import ValidationError
 from plugin.sending.service import send_email
-from plugin.sending.validation import Draft, InvalidDraft
+from plugin.sending.validation import Draft
 
 __all__ = ["SendEmail"]
 
@@ -40,17 +39,17 @@ class SendEmail:
     @strawberry.mutation(description="Send an email with the tracking decided for it.")
     async def send_email(self, info: Info, input: SendEmailInput) -> SendEmailPayload:
         user = require_user(info)
-        try:
+
+        async def send() -> SendEmailPayload:
             email, decision = await send_email(user, _draft(input), settings_of(info))
-        except InvalidDraft as invalid:
-            errors = [UserError.from_error(problem) for problem in invalid.problems]
-            return SendEmailPayload(email=None, tracking=None, errors=errors)
-        except ValidationError as error:  # TemplateError and a rendered subject's problems
-            return SendEmailPayload(email=None, tracking=None, errors=[UserError.from_error(error)])
-        return SendEmailPayload(
-            email=SentEmail.from_model(email),
-            tracking=TrackingDecision(
-                opens=decision.opens, links=decision.links, reasons=decision.reasons
-            ),
-            errors=[],
-        )
+            return SendEmailPayload(
+                email=SentEmail.from_model(email),
+                tracking=TrackingDecision(
+                    opens=decision.opens, links=decision.links, reasons=decision.reasons
+                ),
+                errors=[],
+            )
+
+        # A rejected draft gives one UserError per problem; a template's or a rendered
+        # subject's problem (a plain ValidationError) gives one.
+        return await user_errors_or(send(), SendEmailPayload.refused)

@@ -4,20 +4,31 @@ from __future__ import annotations
 
 import strawberry
 
-from plugin.errors import MailbeaconError
+from plugin.errors import ErrorCode, MailbeaconError
 
-__all__ = ["PageInfo", "UserError"]
+__all__ = ["ErrorCodeEnum", "PageInfo", "UserError"]
+
+# The core's enum, shown to clients as it is: no field returns it (UserError.code and
+# extensions.code stay strings, as the contract has them), the schema lists it.
+ErrorCodeEnum = strawberry.enum(
+    ErrorCode,
+    name="ErrorCode",
+    description="Every stable code of an error: the values of UserError.code and of a "
+    "GraphQL error's extensions.code. Codes are added, never renamed or removed.",
+)
 
 
 @strawberry.type
 class UserError:
     field: str | None
-    code: str
+    code: str = strawberry.field(
+        description="Stable and machine-readable: one of the ErrorCode enum's values."
+    )
     message: str
 
     @classmethod
     def from_error(cls, error: MailbeaconError) -> UserError:
-        return cls(field=error.field, code=error.code, message=error.message)
+        return cls(field=error.field, code=str(error.code), message=error.message)
 
 
 @strawberry.type

@@ -62,3 +62,7 @@ class ConnectMailboxInput:
 class ConnectMailboxPayload:
     mailbox: Mailbox | None
     errors: list[UserError]
+
+    @classmethod
+    def refused(cls, errors: list[UserError]) -> ConnectMailboxPayload:
+        return cls(mailbox=None, errors=errors)

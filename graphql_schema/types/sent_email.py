@@ -220,3 +220,7 @@ class SendEmailPayload:
     email: SentEmail | None
     tracking: TrackingDecision | None
     errors: list[UserError]
+
+    @classmethod
+    def refused(cls, errors: list[UserError]) -> SendEmailPayload:
+        return cls(email=None, tracking=None, errors=errors)

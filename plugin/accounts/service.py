@@ -12,7 +12,7 @@ from tortoise.exceptions import IntegrityError
 
 from plugin.accounts import repository
 from plugin.accounts.models import User
-from plugin.errors import NotFoundError, ValidationError
+from plugin.errors import ErrorCode, NotFoundError, ValidationError
 from plugin.jobs import enqueue_async
 from plugin.sending.validation import check_header_value
 
@@ -59,7 +59,7 @@ def _check_name(name: str | None) -> str | None:
     check_header_value(name, field="name", what="a name")
     if len(name) > _MAX_NAME:
         raise ValidationError(f"a name has at most {_MAX_NAME} characters", field="name",
-                              code="TOO_LARGE")
+                              code=ErrorCode.TOO_LARGE)
     return name.strip() or None
 
 
@@ -70,7 +70,7 @@ async def create_user(email: str, *, name: str | None = None, is_admin: bool = F
         return await repository.insert_user(address, name=name, is_admin=is_admin)
     except IntegrityError:
         raise ValidationError(
-            f"a user with the address {address} exists", field="email", code="USER_EXISTS"
+            f"a user with the address {address} exists", field="email", code=ErrorCode.USER_EXISTS
         ) from None
 
 
@@ -133,7 +133,7 @@ async def revoke_token(token_or_prefix: str) -> int:
     if matching > 1:
         raise ValidationError(
             f"{matching} active tokens start with {given}: give the whole token",
-            code="AMBIGUOUS_TOKEN_PREFIX",
+            code=ErrorCode.AMBIGUOUS_TOKEN_PREFIX,
         )
     assert matching_tokens is not None
     return await repository.revoke_active_tokens(now, **matching_tokens)

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
-from plugin.errors import MailboxError
+from plugin.errors import ErrorCode, MailboxError
 from plugin.mailboxes.urls import ServerUrl
 
 __all__ = ["append_to_folder", "check_login", "find_sent_folder"]
@@ -48,10 +48,12 @@ def _session(server: ServerUrl) -> Iterator[imaplib.IMAP4]:
         else:
             client = imaplib.IMAP4(server.host, server.port, timeout=IMAP_TIMEOUT_SECONDS)
     except ssl.SSLError as error:
-        raise MailboxError("MAILBOX_TLS_FAILED", f"IMAP TLS failed: {error}", field=field) from None
+        raise MailboxError(
+            ErrorCode.MAILBOX_TLS_FAILED, f"IMAP TLS failed: {error}", field=field
+        ) from None
     except (OSError, imaplib.IMAP4.error) as error:
         raise MailboxError(
-            "MAILBOX_UNREACHABLE", f"IMAP server {server.display} unreachable: {error}",
+            ErrorCode.MAILBOX_UNREACHABLE, f"IMAP server {server.display} unreachable: {error}",
             field=field,
         ) from None
     try:
@@ -60,24 +62,25 @@ def _session(server: ServerUrl) -> Iterator[imaplib.IMAP4]:
                 client.starttls(ssl_context=context)
             except (ssl.SSLError, imaplib.IMAP4.error) as error:
                 raise MailboxError(
-                    "MAILBOX_TLS_FAILED", f"IMAP STARTTLS failed: {error}", field=field
+                    ErrorCode.MAILBOX_TLS_FAILED, f"IMAP STARTTLS failed: {error}", field=field
                 ) from None
         try:
             client.login(server.username, server.password)
         except imaplib.IMAP4.abort as error:
             raise MailboxError(
-                "MAILBOX_UNREACHABLE", f"IMAP server closed the connection: {error}", field=field
+                ErrorCode.MAILBOX_UNREACHABLE, f"IMAP server closed the connection: {error}",
+                field=field,
             ) from None
         except imaplib.IMAP4.error:
             raise MailboxError(
-                "MAILBOX_AUTH_FAILED",
+                ErrorCode.MAILBOX_AUTH_FAILED,
                 f"the IMAP server {server.display} refused the user name or password",
                 field=field,
             ) from None
         yield client
     except OSError as error:  # dropped mid-session
         raise MailboxError(
-            "MAILBOX_UNREACHABLE", f"IMAP connection to {server.display} failed: {error}",
+            ErrorCode.MAILBOX_UNREACHABLE, f"IMAP connection to {server.display} failed: {error}",
             field=field,
         ) from None
     finally:
@@ -111,14 +114,14 @@ def _find_sent(server: ServerUrl, wanted: str | None) -> str:
             if any(name == wanted for name, _ in _folders(client, _quote(wanted))):
                 return wanted
             raise MailboxError(
-                "MAILBOX_NO_SENT_FOLDER", f"the mailbox has no folder named {wanted!r}",
+                ErrorCode.MAILBOX_NO_SENT_FOLDER, f"the mailbox has no folder named {wanted!r}",
                 field="sentFolder",
             )
         for name, flags in _folders(client, '"*"'):
             if "\\sent" in flags:
                 return name
         raise MailboxError(
-            "MAILBOX_NO_SENT_FOLDER",
+            ErrorCode.MAILBOX_NO_SENT_FOLDER,
             "no folder of the mailbox is marked as the Sent folder (special-use \\Sent): "
             "name it in sentFolder",
             field="sentFolder",
@@ -131,7 +134,7 @@ def _append(server: ServerUrl, folder: str, message: bytes) -> None:
             _quote(folder), r"(\Seen)", imaplib.Time2Internaldate(time.time()), message
         )
         if status != "OK":
-            raise MailboxError("MAILBOX_NO_SENT_FOLDER", f"APPEND refused: {answer!r}")
+            raise MailboxError(ErrorCode.MAILBOX_NO_SENT_FOLDER, f"APPEND refused: {answer!r}")
 
 
 async def check_login(server: ServerUrl) -> None:

@@ -6,7 +6,7 @@ import ssl
 
 import aiosmtplib
 
-from plugin.errors import MailboxError
+from plugin.errors import ErrorCode, MailboxError
 from plugin.mailboxes.urls import ServerUrl
 
 __all__ = ["check_smtp", "smtp_options"]
@@ -42,27 +42,30 @@ async def check_smtp(server: ServerUrl) -> None:
         await client.connect()
     except aiosmtplib.SMTPAuthenticationError:
         raise MailboxError(
-            "MAILBOX_AUTH_FAILED",
+            ErrorCode.MAILBOX_AUTH_FAILED,
             f"the SMTP server {server.display} refused the user name or password", field=field,
         ) from None
     except aiosmtplib.SMTPException as error:
         if "auth" in str(error).lower():  # no AUTH offered, or no mechanism in common
             raise MailboxError(
-                "MAILBOX_AUTH_FAILED", f"SMTP authentication impossible: {error}", field=field
+                ErrorCode.MAILBOX_AUTH_FAILED, f"SMTP authentication impossible: {error}",
+                field=field,
             ) from None
         if _tls_problem(error):
             raise MailboxError(
-                "MAILBOX_TLS_FAILED", f"SMTP TLS failed: {error}", field=field
+                ErrorCode.MAILBOX_TLS_FAILED, f"SMTP TLS failed: {error}", field=field
             ) from None
         raise MailboxError(
-            "MAILBOX_UNREACHABLE", f"SMTP server {server.display} unreachable: {error}",
+            ErrorCode.MAILBOX_UNREACHABLE, f"SMTP server {server.display} unreachable: {error}",
             field=field,
         ) from None
     except ssl.SSLError as error:
-        raise MailboxError("MAILBOX_TLS_FAILED", f"SMTP TLS failed: {error}", field=field) from None
+        raise MailboxError(
+            ErrorCode.MAILBOX_TLS_FAILED, f"SMTP TLS failed: {error}", field=field
+        ) from None
     except (OSError, TimeoutError) as error:
         raise MailboxError(
-            "MAILBOX_UNREACHABLE", f"SMTP server {server.display} unreachable: {error}",
+            ErrorCode.MAILBOX_UNREACHABLE, f"SMTP server {server.display} unreachable: {error}",
             field=field,
         ) from None
     finally:

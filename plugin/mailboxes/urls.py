@@ -13,7 +13,7 @@ import ipaddress
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
-from plugin.errors import ValidationError
+from plugin.errors import ErrorCode, ValidationError
 
 __all__ = ["ServerUrl", "parse_imap_url", "parse_smtp_url"]
 
@@ -82,7 +82,8 @@ def _parse(url: str, field: str, ports: dict[str, int]) -> ServerUrl:
         secure = ", ".join(f"{scheme}://" for scheme in ports if scheme != parts.scheme)
         raise ValidationError(
             f"{parts.scheme}:// sends the password in clear: it is accepted only for a server "
-            f"on the loopback address; use {secure}", field=field, code="MAILBOX_TLS_REQUIRED",
+            f"on the loopback address; use {secure}",
+            field=field, code=ErrorCode.MAILBOX_TLS_REQUIRED,
         )
     return server
 

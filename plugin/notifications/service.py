@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from plugin.errors import ValidationError
+from plugin.errors import ErrorCode, ValidationError
 from plugin.notifications import repository
 from plugin.notifications.batch import RungNotification, notify_for_events
 
@@ -24,7 +24,7 @@ __all__ = ["InvalidNotificationMessage", "mark_read", "notify_for_event"]
 class InvalidNotificationMessage(ValidationError):
     """A queue message that can never succeed (retrying it would not help)."""
 
-    code = "INVALID_MESSAGE"
+    code = ErrorCode.INVALID_MESSAGE
 
 
 def _parse_event_id(event_id: object) -> uuid.UUID:

@@ -17,7 +17,7 @@ from typing import Any
 
 from tortoise.expressions import Q
 
-from plugin.errors import ValidationError
+from plugin.errors import ErrorCode, ValidationError
 from plugin.sending.models import EmailCopy, EmailStatus, SentEmail, TrackedLink
 from plugin.sending.validation import check_text
 
@@ -149,7 +149,7 @@ def _check_search(search: str) -> None:
     if len(search) > MAX_SEARCH_CHARS:
         raise ValidationError(
             f"the search text exceeds {MAX_SEARCH_CHARS} characters",
-            field="filter.search", code="TOO_LARGE",
+            field="filter.search", code=ErrorCode.TOO_LARGE,
         )
     check_text(search, field="filter.search")
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
-from plugin.errors import ValidationError
+from plugin.errors import ErrorCode, ValidationError
 from plugin.settings import Settings
 
 __all__ = [
@@ -112,7 +112,7 @@ def check_text(value: str, *, field: str) -> None:
     if has_surrogates(value):
         raise ValidationError(
             f"{field} contains an invalid character (a lone UTF-16 surrogate)",
-            field=field, code="INVALID_TEXT",
+            field=field, code=ErrorCode.INVALID_TEXT,
         )
 
 
@@ -122,7 +122,7 @@ def check_header_value(value: str, *, field: str, what: str | None = None) -> No
     if has_header_breaks(value):
         raise ValidationError(
             f"{what or 'the ' + field} must not contain control characters or line breaks",
-            field=field, code="HEADER_INJECTION",
+            field=field, code=ErrorCode.HEADER_INJECTION,
         )
     check_text(value, field=field)
 
@@ -132,7 +132,9 @@ def normalize_address(raw: str, *, field: str) -> Address:
 
     The one address validator of mailbeacon: sending, consent and erasure use it."""
     if not isinstance(raw, str):
-        raise ValidationError("an address must be a string", field=field, code="INVALID_ADDRESS")
+        raise ValidationError(
+            "an address must be a string", field=field, code=ErrorCode.INVALID_ADDRESS
+        )
     check_header_value(raw, field=field, what="an address")
     value = raw.strip()
     try:
@@ -140,7 +142,7 @@ def normalize_address(raw: str, *, field: str) -> Address:
     except EmailNotValidError as error:
         raise ValidationError(
             f"{value[:254]!r} is not a valid email address: {error}", field=field,
-            code="INVALID_ADDRESS",
+            code=ErrorCode.INVALID_ADDRESS,
         ) from None
     return Address(display=result.normalized, envelope=result.ascii_email or result.normalized)
 
@@ -167,7 +169,7 @@ def validate_draft(
             if key in seen:
                 problems.append(ValidationError(
                     f"{address.display} is listed more than once", field=field,
-                    code="DUPLICATE_RECIPIENT",
+                    code=ErrorCode.DUPLICATE_RECIPIENT,
                 ))
                 continue
             seen.add(key)
@@ -175,11 +177,11 @@ def validate_draft(
     count = sum(len(getattr(draft, field) or ()) for field in ("to", "cc", "bcc"))
     if not draft.to:
         problems.append(ValidationError("at least one recipient is required", field="to",
-                                        code="NO_RECIPIENT"))
+                                        code=ErrorCode.NO_RECIPIENT))
     if count > settings.max_recipients:
         problems.append(ValidationError(
             f"{count} recipients exceed the limit of {settings.max_recipients}", field="to",
-            code="TOO_MANY_RECIPIENTS",
+            code=ErrorCode.TOO_MANY_RECIPIENTS,
         ))
     problems.extend(_check_subject(draft.subject))
     problems.extend(_check_body(draft, settings))
@@ -210,7 +212,7 @@ def _check_subject(subject: str) -> list[ValidationError]:
         return [problem]
     if len(subject) > MAX_SUBJECT_CHARS:
         return [ValidationError(f"the subject exceeds {MAX_SUBJECT_CHARS} characters",
-                                field="subject", code="TOO_LARGE")]
+                                field="subject", code=ErrorCode.TOO_LARGE)]
     return []
 
 
@@ -221,7 +223,7 @@ def _check_encodable(draft: Draft) -> list[ValidationError]:
         if isinstance(value, str) and has_surrogates(value):
             problems.append(ValidationError(
                 f"{field} contains an invalid character (a lone UTF-16 surrogate)",
-                field=field, code="INVALID_TEXT",
+                field=field, code=ErrorCode.INVALID_TEXT,
             ))
     return problems
 
@@ -229,12 +231,12 @@ def _check_encodable(draft: Draft) -> list[ValidationError]:
 def _check_body(draft: Draft, settings: Settings) -> list[ValidationError]:
     if not (draft.html and draft.html.strip()) and not (draft.text and draft.text.strip()):
         return [ValidationError("an html or a text body is required", field="html",
-                                code="EMPTY_BODY")]
+                                code=ErrorCode.EMPTY_BODY)]
     size = _utf8_len(draft.html) + _utf8_len(draft.text)
     if size > settings.max_body_bytes:
         return [ValidationError(
             f"the body is {size} bytes, more than the limit of {settings.max_body_bytes}",
-            field="html", code="TOO_LARGE",
+            field="html", code=ErrorCode.TOO_LARGE,
         )]
     return []
 
@@ -250,3 +252,6 @@ class InvalidDraft(ValidationError):
             field=first.field if first else None,
             code=first.code if first else None,
         )
+
+    def client_errors(self) -> list[ValidationError]:
+        return self.problems
