@@ -33,8 +33,7 @@ from consent.signing import keys_for
 from plugin.accounts.models import User
 from plugin.errors import ErrorCode, MailbeaconError, ValidationError
 from plugin.hooks import registry
-from plugin.sending.validation import check_text
-from plugin.sending.validation import normalize_address as check_address
+from plugin.sending.validation import check_address, check_text
 from plugin.settings import Settings
 
 __all__ = [

@@ -17,7 +17,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from graphql_schema.context import Context, authenticate, bearer_token
 from graphql_schema.graphiql import graphiql_page
-from graphql_schema.transport import LiveTransportWSHandler
+from graphql_schema.ws_transport import LiveTransportWSHandler
 from plugin.db import database_unavailable
 from plugin.errors import ErrorCode
 from plugin.net import client_address

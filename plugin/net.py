@@ -16,7 +16,7 @@ __all__ = ["client_address"]
 _UNKNOWN = "0.0.0.0"  # noqa: S104 - a placeholder address, never bound
 
 
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 # A dotted quad in its canonical form (no leading zeros), the common case by far: it is
 # checked and compared as text and an integer, without building an address object.
@@ -38,7 +38,7 @@ class _Proxies:
     def trusts_v4(self, address: int) -> bool:
         return any(address & mask == network for network, mask in self.v4)
 
-    def trusts(self, address: Address) -> bool:
+    def trusts(self, address: IPAddress) -> bool:
         return any(address in network for network in self.networks)
 
 
@@ -60,7 +60,7 @@ def _hop(value: str, proxies: _Proxies) -> tuple[str, bool] | None:
     return str(address), proxies.trusts(address)
 
 
-def _parse(value: str) -> Address | None:
+def _parse(value: str) -> IPAddress | None:
     value = value.strip().strip('"')
     if value.startswith("["):  # [v6]:port
         if "]" not in value:

@@ -14,7 +14,7 @@ from plugin.mailboxes.imap import find_sent_folder
 from plugin.mailboxes.models import Mailbox
 from plugin.mailboxes.smtp_check import check_smtp
 from plugin.mailboxes.urls import parse_imap_url, parse_smtp_url
-from plugin.sending.validation import normalize_address
+from plugin.sending.validation import check_address
 from plugin.settings import Settings
 
 __all__ = ["MailboxRequest", "connect_mailbox", "disconnect_mailbox"]
@@ -44,7 +44,7 @@ async def connect_mailbox(user: User, request: MailboxRequest, settings: Setting
     wanted_folder = (request.sent_folder or "").strip() or None
     if wanted_folder and imap is None:
         raise ValidationError("a Sent folder needs an imapUrl", field="sentFolder")
-    address = normalize_address(request.address or user.email, field="address").envelope
+    address = check_address(request.address or user.email, field="address").envelope
     await check_smtp(smtp)
     sent_folder = await find_sent_folder(imap, wanted_folder) if imap is not None else None
     mailbox = await repository.replace_mailbox(

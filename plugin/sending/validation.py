@@ -38,12 +38,12 @@ __all__ = [
     "Draft",
     "InvalidDraft",
     "ValidDraft",
+    "check_address",
     "check_header_value",
     "check_subject",
     "check_text",
     "has_header_breaks",
     "has_surrogates",
-    "normalize_address",
     "validate_draft",
 ]
 
@@ -127,7 +127,7 @@ def check_header_value(value: str, *, field: str, what: str | None = None) -> No
     check_text(value, field=field)
 
 
-def normalize_address(raw: str, *, field: str) -> Address:
+def check_address(raw: str, *, field: str) -> Address:
     """Return the validated address or raise ValidationError with a stable code.
 
     The one address validator of mailbeacon: sending, consent and erasure use it."""
@@ -161,7 +161,7 @@ def validate_draft(
     for field in ("to", "cc", "bcc"):
         for raw in getattr(draft, field) or ():
             try:
-                address = normalize_address(raw, field=field)
+                address = check_address(raw, field=field)
             except ValidationError as error:
                 problems.append(error)
                 continue

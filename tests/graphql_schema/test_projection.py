@@ -34,10 +34,10 @@ from graphql_schema.projection import (
     projection_of,
 )
 from graphql_schema.schema import build_schema
-from graphql_schema.transport import next_frames, passes_batches
 from graphql_schema.types.client import EventClient
 from graphql_schema.types.enums import EventSource, TrackingEventKind
 from graphql_schema.types.sent_email import TrackingEvent
+from graphql_schema.ws_transport import next_frames, passes_batches
 
 SCHEMA = build_schema()
 EVENT_FIELDS = ["id", "emailId", "kind", "occurredAt", "source", "url", "recipient",

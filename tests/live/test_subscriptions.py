@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from graphql_schema import transport
+from graphql_schema import ws_transport
 from graphql_schema.projection import ProjectedBatch
-from graphql_schema.transport import next_frames
+from graphql_schema.ws_transport import next_frames
 from plugin.live.after_commit import after_events_committed
 from plugin.live.bus import current_bus
 from tests.conftest import UserFactory
@@ -176,7 +176,7 @@ async def test_projected_events_are_the_messages_full_execution_sends(
         batches.append(len(batch.items))
         return next_frames(operation_id, batch)
 
-    monkeypatch.setattr(transport, "next_frames", counted)
+    monkeypatch.setattr(ws_transport, "next_frames", counted)
     sender = await make_user()
     email = await make_email(sender.id, links=("https://example.org/a",),
                              recipients=("ada@example.net", "bob@example.net"),

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from plugin.sending.validation import Draft, has_header_breaks, normalize_address, validate_draft
+from plugin.sending.validation import Draft, check_address, has_header_breaks, validate_draft
 
 
 def test_addresses_are_normalized_for_headers_and_envelope() -> None:
-    address = normalize_address("  Jane@Bücher.EXAMPLE ", field="to")
+    address = check_address("  Jane@Bücher.EXAMPLE ", field="to")
     assert address.display == "Jane@bücher.example"
     assert address.envelope == "Jane@xn--bcher-kva.example"
 
