@@ -70,7 +70,8 @@ async def list_notifications(
     first: int,
     after: tuple[datetime, int] | None = None,
 ) -> NotificationPage:
-    """Newest activity first (``updated_at``, then id)."""
+    """Newest activity first (``updated_at``, then id), so a coalesced notification that
+    rings again comes back to the top of the bell."""
     base = Q(user_id=owner_id)
     if unread_only:
         base &= Q(read_at__isnull=True)

@@ -4,9 +4,6 @@ Coalescing: while a notification for the same email, kind, link (clicks) and
 recipient (per-recipient copies) is unread, new activity bumps its ``count``
 and ``updated_at``; once read, new activity starts a new one. The queries are in
 ``plugin.notifications.repository``, scoped to the owner.
-
-Ordering: newest first by ``updated_at`` (the most recent activity), then id,
-so a coalesced notification that rings again comes back to the top of the bell.
 """
 
 from __future__ import annotations
