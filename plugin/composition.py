@@ -6,7 +6,8 @@ lifespan of plugin.app, through :func:`serving`) and ``worker`` (plugin.cli, thr
 consent and the workers, so that the core it assembles (settings, hooks, errors, db,
 runtime) imports none of them. Each start, in this order:
 
-1. the broker for these settings (workers.broker), then the actors declared on it;
+1. the broker for these settings (workers.broker), then the actors declared on it, and
+   every job the code refers to checked against them (plugin.jobs.check_jobs);
 2. the runtime (plugin.runtime: Redis client, embedded worker threads);
 3. the gates: consent registers its hook handlers, bound to these settings, once;
 4. the periodic chains (anew, once per start).
@@ -25,6 +26,7 @@ from consent.gate import install as install_consent_gates
 from plugin.cpu import configure_cpu_pool, shutdown_cpu_pool
 from plugin.db import ensure_migrated, open_orm
 from plugin.heap import freeze_startup_heap, thaw_startup_heap
+from plugin.jobs import check_jobs
 from plugin.live.bus import start_live, stop_live
 from plugin.runtime import Runtime, create_runtime, process_slot, release_runtime
 from plugin.sending.smtp_pool import close_pools
@@ -38,10 +40,13 @@ __all__ = ["serving", "start_hit_consumer", "start_runtime", "stop_runtime"]
 
 
 def start_runtime(settings: Settings, *, embedded_worker: bool) -> Runtime:
-    """Configure the broker, declare the actors on it, hold the runtime (in embedded mode,
-    start worker threads here), install the gates and start the periodic chains."""
+    """Configure the broker, declare the actors on it, check every job referred to against
+    them (``UnknownJobError`` otherwise), hold the runtime (in embedded mode, start worker
+    threads here), install the gates and start the periodic chains."""
     broker = configure_broker(settings)  # before load_actors: actors bind to it
     load_actors()
+    # Every job the code refers to has its actor, on its queue: UnknownJobError otherwise.
+    check_jobs(broker)
     runtime = create_runtime(settings, broker, embedded_worker=embedded_worker)
     process_slot().runtime = runtime  # the actors' (and routes') way to it from now on
     install_consent_gates(settings)

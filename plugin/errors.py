@@ -31,6 +31,7 @@ __all__ = [
     "TooManyLinksError",
     "UnauthenticatedError",
     "UnknownHookError",
+    "UnknownJobError",
     "ValidationError",
 ]
 
@@ -55,6 +56,7 @@ class ErrorCode(StrEnum):
     REDIS_UNREACHABLE = "REDIS_UNREACHABLE"
     ADDRESS_IN_USE = "ADDRESS_IN_USE"
     UNKNOWN_HOOK = "UNKNOWN_HOOK"
+    UNKNOWN_JOB = "UNKNOWN_JOB"
 
     # The request as a whole (HTTP answers and GraphQL errors).
     UNAUTHENTICATED = "UNAUTHENTICATED"
@@ -214,3 +216,14 @@ class TooManyLinksError(ValidationError):
 
 class UnknownHookError(MailbeaconError):
     code = ErrorCode.UNKNOWN_HOOK
+
+
+class UnknownJobError(MailbeaconError):
+    """Code refers to a job (``plugin.jobs.JobName``) that no actor of the broker runs,
+    or on another queue: found at start-up, each problem named."""
+
+    code = ErrorCode.UNKNOWN_JOB
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("unknown jobs:\n  - " + "\n  - ".join(self.problems))

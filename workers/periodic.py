@@ -21,7 +21,7 @@ import uuid
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
-from plugin.jobs import enqueue, enqueue_async
+from plugin.jobs import JobName, enqueue, enqueue_async
 from plugin.runtime import Runtime
 from plugin.settings import Settings
 
@@ -34,14 +34,14 @@ log = logging.getLogger(__name__)
 WATCH_SECONDS = 30.0
 
 _embedded_chains: dict[str, str] = {}
-_started: set[str] = set()  # the jobs whose chain this process started
+_started: dict[str, JobName] = {}  # the jobs whose chain this process started
 
 
-def _chain_key(settings: Settings, job: str) -> str:
-    return f"{settings.redis_prefix}:periodic:{job}"
+def _chain_key(settings: Settings, job: JobName) -> str:
+    return f"{settings.redis_prefix}:periodic:{job.name}"
 
 
-def start_chain(runtime: Runtime, job: str) -> str:
+def start_chain(runtime: Runtime, job: JobName) -> str:
     """Start a new chain of the actor ``job`` (superseding any earlier one); return its name."""
     chain = uuid.uuid4().hex
     settings = runtime.settings
@@ -52,8 +52,8 @@ def start_chain(runtime: Runtime, job: str) -> str:
         finally:
             client.close()
     else:
-        _embedded_chains[job] = chain
-    _started.add(job)
+        _embedded_chains[job.name] = chain
+    _started[job.name] = job
     enqueue(job, chain)
     return chain
 
@@ -68,7 +68,10 @@ def restore_lost_chains(runtime: Runtime) -> list[str]:
     # Timeouts: a Redis that hangs must not keep the worker's main thread from its SIGTERM.
     client = SyncRedis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
     try:
-        lost = [job for job in sorted(_started) if not client.exists(_chain_key(settings, job))]
+        lost = [
+            job for _, job in sorted(_started.items())
+            if not client.exists(_chain_key(settings, job))
+        ]
     finally:
         client.close()
     for job in lost:
@@ -76,14 +79,14 @@ def restore_lost_chains(runtime: Runtime) -> list[str]:
     if lost:
         log.warning(
             "Redis had lost the schedule of %s (restarted without persistence?): started again",
-            ", ".join(lost),
+            ", ".join(job.name for job in lost),
         )
-    return lost
+    return [job.name for job in lost]
 
 
-async def is_current(settings: Settings, job: str, chain: str) -> bool:
+async def is_current(settings: Settings, job: JobName, chain: str) -> bool:
     if not settings.redis_url:
-        return _embedded_chains.get(job) == chain
+        return _embedded_chains.get(job.name) == chain
     client = Redis.from_url(settings.redis_url)
     try:
         current = await client.get(_chain_key(settings, job))
@@ -94,6 +97,6 @@ async def is_current(settings: Settings, job: str, chain: str) -> bool:
     return current == chain
 
 
-async def continue_chain(job: str, chain: str, interval_ms: int) -> None:
+async def continue_chain(job: JobName, chain: str, interval_ms: int) -> None:
     """Enqueue the chain's next run (also after a failed run: one bad run must not end it)."""
     await enqueue_async(job, chain, delay_ms=interval_ms)

@@ -13,12 +13,13 @@ from tortoise.exceptions import IntegrityError
 from plugin.accounts import repository
 from plugin.accounts.models import User
 from plugin.errors import ErrorCode, NotFoundError, ValidationError
-from plugin.jobs import enqueue_async
+from plugin.jobs import JobName, enqueue_async
 from plugin.sending.validation import check_header_value
 
 __all__ = [
     "PREFIX_LENGTH",
     "TOKEN_PREFIX",
+    "TOUCH_TOKEN",
     "TokenListing",
     "UserListing",
     "authenticate_token",
@@ -34,6 +35,7 @@ TOKEN_PREFIX = "mb_"  # noqa: S105 - a public prefix, not a secret
 PREFIX_LENGTH = 10
 # A token's last_seen_at is written at most this often, so busy clients don't write per request.
 _LAST_SEEN_RESOLUTION = timedelta(minutes=5)
+TOUCH_TOKEN = JobName("touch_token", queue="housekeeping")
 
 
 def _hash(token: str) -> str:
@@ -100,7 +102,7 @@ async def authenticate_token(token: str) -> User | None:
     now = datetime.now(UTC)
     if record.last_seen_at is None or now - record.last_seen_at > _LAST_SEEN_RESOLUTION:
         # Off the request path: the housekeeping actor writes it.
-        await enqueue_async("touch_token", record.id, now.isoformat())
+        await enqueue_async(TOUCH_TOKEN, record.id, now.isoformat())
     return record.user
 
 

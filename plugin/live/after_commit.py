@@ -1,9 +1,11 @@
 """What happens after tracking events are committed: publish, notify, run host hooks.
 
-The tracking pipeline calls ``after_events_committed`` once per committed batch,
-outside its transaction. Every event (every source) goes to its owner's live
-channel; counted HUMAN events are handed to the notification actor; then the
-``after_tracking_event`` hooks run.
+Every event (every source) goes to its owner's live channel; counted HUMAN events
+are handed to the notification actor; then the ``after_tracking_event`` hooks run.
+The tracking pipeline hands the events to the notifications inside its transaction
+(``hand_to_notifications``: the job goes out when it commits) and announces them
+after it (``announce_committed``); ``after_events_committed`` does all three for
+events committed elsewhere.
 """
 
 from __future__ import annotations
@@ -14,17 +16,22 @@ from datetime import UTC, datetime
 from typing import Any
 
 from plugin.hooks import RecordedEvent, registry
-from plugin.jobs import enqueue_async
+from plugin.jobs import JobName, enqueue_async
 from plugin.live.bus import Message, publish
 from plugin.runtime import current_runtime
 from plugin.tracking.models import TrackingEvent
 
-__all__ = ["NOTIFY_ACTOR", "NOTIFY_BATCH_ACTOR", "after_events_committed", "event_message"]
+__all__ = [
+    "NOTIFY_EVENTS",
+    "after_events_committed",
+    "announce_committed",
+    "event_message",
+    "hand_to_notifications",
+]
 
 log = logging.getLogger("mailbeacon.live")
 
-NOTIFY_ACTOR = "notify_tracking_event"
-NOTIFY_BATCH_ACTOR = "notify_tracking_events"
+NOTIFY_EVENTS = JobName("notify_tracking_events", queue="notifications")
 
 
 def event_message(event: RecordedEvent, row: dict[str, Any] | None) -> Message:
@@ -61,6 +68,49 @@ async def _stored_rows(events: Sequence[RecordedEvent]) -> dict[str, dict[str, A
     return {str(row["event_id"]): row for row in rows}
 
 
+def _to_notify(events: Sequence[RecordedEvent]) -> list[str]:
+    return [e.event_id for e in events if e.counted and e.source == "HUMAN"]
+
+
+async def hand_to_notifications(events: Sequence[RecordedEvent]) -> None:
+    """Hand the counted HUMAN events to the notification actor, in one message (never one
+    queue round trip per event); inside a transaction, it goes out when that commits."""
+    to_notify = _to_notify(events)
+    if to_notify:
+        await enqueue_async(NOTIFY_EVENTS, to_notify)
+
+
+async def _publish(
+    events: Sequence[RecordedEvent], stored: Mapping[str, dict[str, Any]] | None
+) -> None:
+    settings = current_runtime().settings
+    try:
+        # The pipeline passes what it stored (by event id); other callers are read back.
+        rows = dict(stored) if stored is not None else await _stored_rows(events)
+    except Exception:
+        log.exception("live: reading the stored events failed; publishing without them")
+        rows = {}
+    await publish(settings, [(e.user_id, event_message(e, rows.get(e.event_id))) for e in events])
+
+
+async def _run_hooks(events: Sequence[RecordedEvent]) -> None:
+    for event in events:
+        try:
+            await registry.call_all("after_tracking_event", event)
+        except Exception:  # a host's hook must not break the pipeline
+            log.exception("after_tracking_event hook failed for event %s", event.event_id)
+
+
+async def announce_committed(
+    events: Sequence[RecordedEvent], stored: Mapping[str, dict[str, Any]] | None = None
+) -> None:
+    """Publish committed events to their owners' live channels, then run the hooks.
+    Never raises."""
+    if events:
+        await _publish(events, stored)
+        await _run_hooks(events)
+
+
 async def after_events_committed(
     events: Sequence[RecordedEvent], stored: Mapping[str, dict[str, Any]] | None = None
 ) -> None:
@@ -72,31 +122,16 @@ async def after_events_committed(
     """
     if not events:
         return
-    settings = current_runtime().settings
-    try:
-        # The pipeline passes what it stored (by event id); other callers are read back.
-        rows = dict(stored) if stored is not None else await _stored_rows(events)
-    except Exception:
-        log.exception("live: reading the stored events failed; publishing without them")
-        rows = {}
-    await publish(settings, [(e.user_id, event_message(e, rows.get(e.event_id))) for e in events])
-
+    await _publish(events, stored)
     enqueue_error: Exception | None = None
-    to_notify = [e.event_id for e in events if e.counted and e.source == "HUMAN"]
-    if to_notify:
-        try:
-            # One message for the whole batch: never one queue round trip per event.
-            await enqueue_async(NOTIFY_BATCH_ACTOR, to_notify)
-        except Exception as exc:
-            log.error(
-                "live: enqueueing the notifications of %d event(s) failed: %s", len(to_notify), exc
-            )
-            enqueue_error = exc
-
-    for event in events:
-        try:
-            await registry.call_all("after_tracking_event", event)
-        except Exception:  # a host's hook must not break the pipeline
-            log.exception("after_tracking_event hook failed for event %s", event.event_id)
+    try:
+        await hand_to_notifications(events)
+    except Exception as exc:
+        log.error(
+            "live: enqueueing the notifications of %d event(s) failed: %s",
+            len(_to_notify(events)), exc,
+        )
+        enqueue_error = exc
+    await _run_hooks(events)
     if enqueue_error is not None:
         raise enqueue_error

@@ -21,8 +21,9 @@ from plugin.jobs import enqueue_async
 from plugin.sending import repository
 from plugin.sending.models import EmailStatus
 from plugin.sending.send_job import CLAIM_LEASE, expire_claim
-from plugin.sending.service import SEND_ACTOR
+from plugin.sending.service import SEND_COPY
 from plugin.settings import Settings
+from plugin.transaction import transaction
 
 __all__ = ["LOST_AFTER", "recover_lost_copies"]
 
@@ -39,10 +40,12 @@ async def recover_lost_copies(
     now = now or datetime.now(UTC)
     lost = await repository.lost_copy_ids(now - LOST_AFTER, BATCH)
     if lost:
-        # Due again one grace later: the next sweep leaves them to the jobs enqueued here.
-        await repository.reschedule_copies(lost, now)
-        for copy_id in lost:
-            await enqueue_async(SEND_ACTOR, copy_id)
+        # Due again one grace later: the next sweep leaves them to the jobs enqueued here,
+        # which go out once that is committed.
+        async with transaction():
+            await repository.reschedule_copies(lost, now)
+            for copy_id in lost:
+                await enqueue_async(SEND_COPY, copy_id)
     interrupted = await repository.expired_claims(now - CLAIM_LEASE, BATCH)
     requeued = failed = 0
     for copy in interrupted:

@@ -46,10 +46,11 @@ from plugin.sending.delivery import (
     TemporaryDeliveryError,
 )
 from plugin.sending.models import EmailCopy, EmailStatus, SentEmail
-from plugin.sending.service import SEND_ACTOR
+from plugin.sending.service import SEND_COPY
 from plugin.sending.transport import Route, file_sent_copy, route_for, send_many_through
 from plugin.sending.wire import Flat
 from plugin.settings import Settings
+from plugin.transaction import transaction
 
 __all__ = [
     "CLAIM_LEASE",
@@ -268,10 +269,13 @@ async def expire_claim(copy: EmailCopy, now: datetime, settings: Settings) -> Em
     if copy.handed_at is None:
         # Conditional on the very claim we read: a worker still alive past its lease then
         # finds its hand_copies fenced off, and two sweeps do not both enqueue.
-        if not await repository.requeue_unhanded(copy, now, retry_until):
+        async with transaction():  # the job goes out once the copy is QUEUED again
+            requeued = await repository.requeue_unhanded(copy, now, retry_until)
+            if requeued:
+                await enqueue_async(SEND_COPY, copy.id)
+        if not requeued:
             return None
         log.warning("copy %s was interrupted before it was sent; sending it again", copy.id)
-        await enqueue_async(SEND_ACTOR, copy.id)
         return EmailStatus.QUEUED
     log.warning("copy %s was interrupted while sending; not resending it", copy.id)
     return await finish_copy(copy, EmailStatus.FAILED, INTERRUPTED)
@@ -298,8 +302,9 @@ async def _retry_later(
     wait = retry_delay(settings, copy.attempts)
     _outcome(copy, "retrying", started, reason, next_in=wait)
     # Back to QUEUED before the job exists: a job that ran first would find it SENDING.
-    await repository.requeue_copy(copy.id, reason, retry_until, now + timedelta(seconds=wait))
-    await enqueue_async(SEND_ACTOR, copy.id, delay_ms=int(wait * 1000))
+    async with transaction():
+        await repository.requeue_copy(copy.id, reason, retry_until, now + timedelta(seconds=wait))
+        await enqueue_async(SEND_COPY, copy.id, delay_ms=int(wait * 1000))
     return EmailStatus.QUEUED
 
 

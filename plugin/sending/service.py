@@ -1,4 +1,4 @@
-"""sendEmail: validate, render, decide tracking, store, and enqueue delivery after commit.
+"""sendEmail: validate, render, decide tracking, store, and enqueue delivery on commit.
 
 Decisions where the contract is silent:
 
@@ -14,7 +14,8 @@ Decisions where the contract is silent:
   copy is instrumented by the send actor (see ``plugin.sending.compose``). Its
   Message-ID is fixed here so that a retry sends the very same message.
 - Everything (email, copies, tracked links, the remembered compose choices) is
-  written in one transaction; the send jobs are enqueued only after it commits.
+  written in one transaction; the send jobs are enqueued inside it and go out
+  only once it commits (plugin.transaction).
 """
 
 from __future__ import annotations
@@ -22,12 +23,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
 from plugin.accounts.models import User
 from plugin.cpu import run_cpu
 from plugin.errors import TooManyLinksError
-from plugin.jobs import enqueue_async
+from plugin.jobs import JobName, enqueue_async
 from plugin.preferences.service import remember_compose_choices
 from plugin.sending.compose import tracked_destinations
 from plugin.sending.decision import CopyPlan, TrackingDecision, decide_tracking
@@ -51,11 +51,12 @@ from plugin.sending.validation import (
 )
 from plugin.settings import Settings
 from plugin.tracking.edge.tokens import new_public_id
+from plugin.transaction import transaction
 
-__all__ = ["SEND_ACTOR", "SEND_BATCH", "SEND_BATCH_ACTOR", "decision_of", "send_email"]
+__all__ = ["SEND_BATCH", "SEND_COPIES", "SEND_COPY", "decision_of", "send_email"]
 
-SEND_ACTOR = "send_email_copy"
-SEND_BATCH_ACTOR = "send_email_copies"
+SEND_COPY = JobName("send_email_copy", queue="send")
+SEND_COPIES = JobName("send_email_copies", queue="send")
 SEND_BATCH = 25
 
 
@@ -100,7 +101,7 @@ async def send_email(
     except TooManyLinksError as error:
         raise InvalidDraft([error]) from None
     try:
-        email, copy_ids = await _store(
+        email = await _store(
             user, valid, subject, html, text, decision, plans, destinations, settings
         )
     except IntegrityError:
@@ -111,16 +112,19 @@ async def send_email(
         if earlier is None:
             raise
         return earlier, decision_of(earlier)
+    return email, decision
+
+
+async def _enqueue_delivery(copy_ids: list[int]) -> None:
     # The copies of a per-recipient send go out in jobs of SEND_BATCH: each job shares
     # the claim, the reads, the CPU pool trip and the SMTP connections among its copies,
     # and several jobs still run side by side on the worker's threads.
     for start in range(0, len(copy_ids), SEND_BATCH):
         batch = copy_ids[start:start + SEND_BATCH]
         if len(batch) == 1:
-            await enqueue_async(SEND_ACTOR, batch[0])
+            await enqueue_async(SEND_COPY, batch[0])
         else:
-            await enqueue_async(SEND_BATCH_ACTOR, batch)
-    return email, decision
+            await enqueue_async(SEND_COPIES, batch)
 
 
 async def _render(valid: ValidDraft, settings: Settings) -> tuple[str, str | None, str | None]:
@@ -155,14 +159,15 @@ async def _store(
     plans: list[tuple[CopyPlan, bytes]],
     destinations: list[tuple[int, str]],
     settings: Settings,
-) -> tuple[SentEmail, list[int]]:
+) -> SentEmail:
     draft = valid.draft
     to = [a.display for a in valid.to]
     cc = [a.display for a in valid.cc]
     domain = settings.message_id_domain or settings.public_host
     message_ids = [new_message_id(domain) for _ in plans]
     now = datetime.now(UTC)
-    async with in_transaction() as conn:
+    # The send jobs are held by the transaction: sent once it commits, dropped with it.
+    async with transaction() as conn:
         email = await insert_email(conn, SentEmail(
             user_id=user.id, subject=subject, to_addresses=to, cc_addresses=cc,
             bcc_addresses=[a.display for a in valid.bcc],
@@ -184,5 +189,6 @@ async def _store(
         await remember_compose_choices(
             user, track_opens=decision.chosen_opens, track_links=decision.chosen_links
         )
-    return email, copy_ids
+        await _enqueue_delivery(copy_ids)
+    return email
 

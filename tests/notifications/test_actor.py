@@ -6,7 +6,6 @@ import logging
 
 import pytest
 
-from plugin.live.after_commit import NOTIFY_ACTOR
 from plugin.notifications.models import Notification
 from plugin.runtime import current_runtime
 from tests.conftest import UserFactory
@@ -14,7 +13,7 @@ from tests.live.factories import drain_notifications, make_email, store_event
 
 
 def _actor():  # type: ignore[no-untyped-def]
-    return current_runtime().broker.get_actor(NOTIFY_ACTOR)
+    return current_runtime().broker.get_actor("notify_tracking_event")
 
 
 async def test_a_redelivered_message_changes_nothing(make_user: UserFactory) -> None:
@@ -57,11 +56,11 @@ async def test_a_failing_message_is_retried_then_dead_lettered_not_looped(server
 
 
 async def test_a_batch_skips_a_poisoned_id_and_notifies_the_rest(make_user: UserFactory) -> None:
-    from plugin.live.after_commit import NOTIFY_BATCH_ACTOR
+    from plugin.live.after_commit import NOTIFY_EVENTS
 
     user = await make_user()
     event = await store_event(await make_email(user.id))
-    batch = current_runtime().broker.get_actor(NOTIFY_BATCH_ACTOR)
+    batch = current_runtime().broker.get_actor(NOTIFY_EVENTS.name)
     batch.send(["not-a-uuid", event.event_id])
     batch.send([event.event_id])  # redelivery of part of a batch changes nothing
     await drain_notifications(fail_fast=True)

@@ -171,7 +171,7 @@ async def test_the_actor_publishes_a_batchs_notifications_in_one_call(
     make_user: UserFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import plugin.live.publishing as publishing
-    from plugin.live.after_commit import NOTIFY_BATCH_ACTOR
+    from plugin.live.after_commit import NOTIFY_EVENTS
     from plugin.runtime import current_runtime
 
     calls: list[list[tuple[int, dict[str, Any]]]] = []
@@ -186,7 +186,7 @@ async def test_the_actor_publishes_a_batchs_notifications_in_one_call(
     emails = [await make_email(user.id) for _ in range(3)]
     batch = [await store_event(email) for email in emails]
     async with current_bus().subscribe(user.id) as subscription:
-        current_runtime().broker.get_actor(NOTIFY_BATCH_ACTOR).send(ids(batch))
+        current_runtime().broker.get_actor(NOTIFY_EVENTS.name).send(ids(batch))
         await drain_notifications(fail_fast=True)
         got = [await asyncio.wait_for(subscription.get(), 5) for _ in emails]
     assert len(calls) == 1 and [user_id for user_id, _ in calls[0]] == [user.id] * 3

@@ -30,6 +30,7 @@ async def _notify(event_id: str) -> None:
 # Transient failures (database restart, lock timeout) are retried with backoff for
 # about two minutes; a message that can never succeed is dead-lettered at once.
 @dramatiq.actor(
+    actor_name="notify_tracking_event",
     queue_name="notifications",
     max_retries=6,
     min_backoff=500,
@@ -41,7 +42,10 @@ async def notify_tracking_event(event_id: str) -> None:
     await _notify(event_id)
 
 
-@dramatiq.actor(queue_name="notifications", max_retries=6, min_backoff=500, max_backoff=30_000)
+@dramatiq.actor(
+    actor_name="notify_tracking_events", queue_name="notifications",
+    max_retries=6, min_backoff=500, max_backoff=30_000,
+)
 async def notify_tracking_events(event_ids: list[str]) -> None:
     """The events of one recorded batch: one message, one transaction, coalesced per email.
 

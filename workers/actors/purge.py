@@ -8,6 +8,7 @@ import logging
 import dramatiq
 
 from consent.retention import purge_expired_events
+from plugin.jobs import JobName
 from plugin.runtime import Runtime, current_runtime
 from workers.periodic import continue_chain, is_current, start_chain
 
@@ -16,7 +17,7 @@ __all__ = ["PURGE_INTERVAL_MS", "purge_old_events", "start_purge_schedule"]
 log = logging.getLogger(__name__)
 
 PURGE_INTERVAL_MS = 24 * 60 * 60 * 1000
-_JOB = "purge_old_events"
+_JOB = JobName("purge_old_events", queue="housekeeping")
 
 
 def start_purge_schedule(runtime: Runtime) -> str:
@@ -24,7 +25,7 @@ def start_purge_schedule(runtime: Runtime) -> str:
     return start_chain(runtime, _JOB)
 
 
-@dramatiq.actor(queue_name="housekeeping", max_retries=0)
+@dramatiq.actor(actor_name="purge_old_events", queue_name="housekeeping", max_retries=0)
 async def purge_old_events(chain: str | None = None) -> None:
     """Purge events past retention; within a chain, run again a day later.
 

@@ -15,7 +15,6 @@ from typing import Any
 import dramatiq
 
 from plugin.runtime import current_runtime
-from plugin.tracking.edge.handoff import QUEUE_NAME
 from plugin.tracking.pipeline.held_clicks import decide_held_clicks
 from plugin.tracking.pipeline.ingest import ingest_hits
 
@@ -24,13 +23,17 @@ __all__ = ["finalise_clicks", "record_hits"]
 _RETRIES = {"max_retries": 100, "min_backoff": 500, "max_backoff": 300_000}
 
 
-@dramatiq.actor(queue_name=QUEUE_NAME, **_RETRIES)  # type: ignore[call-overload]
+@dramatiq.actor(  # type: ignore[call-overload]
+    actor_name="record_hits", queue_name="tracking", **_RETRIES
+)
 async def record_hits(hits: list[dict[str, Any]], spool_segment: str | None = None) -> None:
     """Classify and store one batch of hits queued by an earlier release."""
     await ingest_hits(hits, current_runtime())
 
 
-@dramatiq.actor(queue_name=QUEUE_NAME, **_RETRIES)  # type: ignore[call-overload]
+@dramatiq.actor(  # type: ignore[call-overload]
+    actor_name="finalise_clicks", queue_name="tracking", **_RETRIES
+)
 async def finalise_clicks(event_ids: list[str]) -> None:
     """Decide clicks whose burst window has passed."""
     await decide_held_clicks(event_ids, current_runtime().settings)

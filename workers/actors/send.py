@@ -6,6 +6,7 @@ import logging
 
 import dramatiq
 
+from plugin.jobs import JobName
 from plugin.runtime import Runtime, current_runtime
 from plugin.sending.recovery import recover_lost_copies
 from plugin.sending.send_job import deliver_copies, deliver_copy
@@ -21,10 +22,13 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SWEEP_INTERVAL_MS = 60_000
-_SWEEP_JOB = "sweep_send_queue"
+_SWEEP_JOB = JobName("sweep_send_queue", queue="housekeeping")
 
 
-@dramatiq.actor(queue_name="send", max_retries=60, min_backoff=1_000, max_backoff=60_000)
+@dramatiq.actor(
+    actor_name="send_email_copy", queue_name="send",
+    max_retries=60, min_backoff=1_000, max_backoff=60_000,
+)
 async def send_email_copy(copy_id: int) -> None:
     """Deliver the copy ``copy_id``.
 
@@ -36,7 +40,10 @@ async def send_email_copy(copy_id: int) -> None:
     await deliver_copy(copy_id, current_runtime().settings)
 
 
-@dramatiq.actor(queue_name="send", max_retries=60, min_backoff=1_000, max_backoff=60_000)
+@dramatiq.actor(
+    actor_name="send_email_copies", queue_name="send",
+    max_retries=60, min_backoff=1_000, max_backoff=60_000,
+)
 async def send_email_copies(copy_ids: list[int]) -> None:
     """Deliver the copies ``copy_ids`` of one send together (see deliver_copies); what
     fails temporarily is retried one copy at a time by send_email_copy. Retried by
@@ -48,7 +55,7 @@ def start_send_sweep_schedule(runtime: Runtime) -> str:
     return start_chain(runtime, _SWEEP_JOB)
 
 
-@dramatiq.actor(queue_name="housekeeping", max_retries=0)
+@dramatiq.actor(actor_name="sweep_send_queue", queue_name="housekeeping", max_retries=0)
 async def sweep_send_queue(chain: str | None = None) -> None:
     """Every minute: re-enqueue copies whose job was lost or whose worker died before
     sending them, fail interrupted ones."""

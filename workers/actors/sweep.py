@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import dramatiq
 
+from plugin.jobs import JobName
 from plugin.runtime import Runtime, current_runtime
 from plugin.tracking.pipeline.held_clicks import decide_held_clicks, stale_pending_clicks
 from workers.periodic import continue_chain, is_current, start_chain
@@ -18,14 +19,14 @@ log = logging.getLogger(__name__)
 SWEEP_INTERVAL_MS = 60_000
 # A finalise message normally arrives one burst window (plus a little) after the click.
 _GRACE = timedelta(minutes=1)
-_JOB = "sweep_pending_clicks"
+_JOB = JobName("sweep_pending_clicks", queue="housekeeping")
 
 
 def start_sweep_schedule(runtime: Runtime) -> str:
     return start_chain(runtime, _JOB)
 
 
-@dramatiq.actor(queue_name="housekeeping", max_retries=0)
+@dramatiq.actor(actor_name="sweep_pending_clicks", queue_name="housekeeping", max_retries=0)
 async def sweep_pending_clicks(chain: str | None = None) -> None:
     """Finalise clicks held longer than their burst window and a minute's grace."""
     settings = current_runtime().settings

@@ -30,6 +30,7 @@ from typing import Any
 from dramatiq import Message
 from redis.asyncio import Redis
 
+from plugin.jobs import JobName
 from plugin.observability.metrics import observe_handoff_batch
 from plugin.runtime import process_slot
 from plugin.settings import Settings
@@ -38,8 +39,7 @@ from plugin.tracking.edge.local_source import LocalSource
 from plugin.tracking.edge.spool import Spool
 
 __all__ = [
-    "QUEUE_NAME",
-    "RECORD_ACTOR",
+    "RECORD_HITS",
     "GroupCommit",
     "Handoff",
     "HandoffClosedError",
@@ -52,8 +52,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-QUEUE_NAME = "tracking"
-RECORD_ACTOR = "record_hits"
+RECORD_HITS = JobName("record_hits", queue="tracking")
 MAX_BATCH = 1000
 
 Sink = Callable[[list[dict[str, Any]]], Awaitable[None]]
@@ -140,8 +139,8 @@ def record_message(batch: list[dict[str, Any]]) -> Message[Any]:
     """A Dramatiq message recording ``batch`` (releases before the hit stream queued these;
     ``workers.actors.record`` still drains them)."""
     return Message(
-        queue_name=QUEUE_NAME,
-        actor_name=RECORD_ACTOR,
+        queue_name=RECORD_HITS.queue,
+        actor_name=RECORD_HITS.name,
         args=(batch, None),
         kwargs={},
         options={},

@@ -15,14 +15,14 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from tortoise.transactions import in_transaction
-
 from plugin.hooks import RecordedEvent
+from plugin.jobs import held_jobs
+from plugin.live.after_commit import announce_committed, hand_to_notifications
 from plugin.settings import Settings
 from plugin.tracking.models import TrackingEvent
 from plugin.tracking.pipeline.batch_context import client_key, load_links, load_priors
 from plugin.tracking.pipeline.classify import Hit, HitKind, classify
-from plugin.tracking.pipeline.ingest import after_commit, classifier_settings, recorded_event
+from plugin.tracking.pipeline.ingest import classifier_settings, recorded_event
 from plugin.tracking.pipeline.store import (
     EventRow,
     bump_aggregates,
@@ -31,6 +31,7 @@ from plugin.tracking.pipeline.store import (
     held_targets,
     stale_pending_event_ids,
 )
+from plugin.transaction import transaction
 
 __all__ = ["decide_held_clicks", "stale_pending_clicks"]
 
@@ -106,13 +107,18 @@ async def decide_held_clicks(event_ids: Sequence[str], settings: Settings) -> li
         priors.replace(key, row, position)
         decided.append((event.id, row))
     moved: list[EventRow] = []
-    async with in_transaction() as conn:
-        for row_id, row in decided:
-            if await finalise_event(conn, row_id, row.source, row.rule, row.duplicate):
-                moved.append(row)
-        await bump_aggregates(conn, [row for row in moved if row.counts])
-    recorded = [recorded_event(row) for row in moved]
-    await after_commit(recorded)
+    # The notification job waits for the announcement as well as the commit: a retry of
+    # this actor (the job's send failed) finds nothing pending, so the live messages and
+    # hooks must not depend on the queue; a failed send still raises, after them.
+    async with held_jobs():
+        async with transaction() as conn:
+            for row_id, row in decided:
+                if await finalise_event(conn, row_id, row.source, row.rule, row.duplicate):
+                    moved.append(row)
+            await bump_aggregates(conn, [row for row in moved if row.counts])
+            recorded = [recorded_event(row) for row in moved]
+            await hand_to_notifications(recorded)
+        await announce_committed(recorded)
     return recorded
 
 

@@ -19,10 +19,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from tortoise.transactions import in_transaction
-
 from plugin.hooks import RecordedEvent, registry
-from plugin.jobs import enqueue_async
+from plugin.jobs import JobName, enqueue_async
+from plugin.live.after_commit import announce_committed, hand_to_notifications
 from plugin.observability.metrics import record_events
 from plugin.runtime import Runtime
 from plugin.settings import Settings
@@ -45,12 +44,13 @@ from plugin.tracking.pipeline.store import (
     lock_copies,
     stored_verdicts,
 )
+from plugin.transaction import transaction
 
-__all__ = ["FINALISE_ACTOR", "after_commit", "classifier_settings", "ingest_hits", "recorded_event"]
+__all__ = ["FINALISE_CLICKS", "classifier_settings", "ingest_hits", "recorded_event"]
 
 log = logging.getLogger(__name__)
 
-FINALISE_ACTOR = "finalise_clicks"
+FINALISE_CLICKS = JobName("finalise_clicks", queue="tracking")
 _FINALISE_MARGIN_SECONDS = 0.5
 
 
@@ -117,7 +117,9 @@ async def ingest_hits(raw_hits: Sequence[Any], runtime: Runtime) -> list[Recorde
     selfs = await self_event_ids(runtime, hits, copies)
     hashes = {hit.event_id: client_hash(settings, hit.client_ip) for hit in hits}
     cset = classifier_settings(settings)
-    async with in_transaction() as conn:
+    # The finalise and notification jobs are held by the transaction: they go out once it
+    # has committed (a failed send raises, and the batch is retried), never on rollback.
+    async with transaction() as conn:
         # Concurrency truth: consumers recording hits of the same copies at the same
         # instant take turns from here to commit, so each sees the other's events when it
         # classifies (two fetches of one client count one open, across processes).
@@ -138,20 +140,21 @@ async def ingest_hits(raw_hits: Sequence[Any], runtime: Runtime) -> list[Recorde
         await bump_aggregates(
             conn, [row for row in rows if row.event_id in inserted and row.counts]
         )
+        if len(inserted) < len(rows):
+            await _take_stored_verdicts([row for row in rows if row.event_id not in inserted])
+        # Every held click of the batch, even ones stored by an earlier delivery whose
+        # finalise message may not have gone out: finalising twice is harmless.
+        held_ids = [row.event_id for row in rows if row.rule == PENDING_RULE]
+        if held_ids:
+            delay = int((settings.burst_window_seconds + _FINALISE_MARGIN_SECONDS) * 1000)
+            await enqueue_async(FINALISE_CLICKS, held_ids, delay_ms=delay)
+        # A redelivered batch fans out again (with the stored verdicts): the first
+        # delivery's may have failed, and its consumers are idempotent per event.
+        decided = [row for row in rows if row.rule != PENDING_RULE]
+        recorded = [recorded_event(row) for row in decided]
+        await hand_to_notifications(recorded)
     _count_recorded([row for row in rows if row.event_id in inserted])
-    if len(inserted) < len(rows):
-        await _take_stored_verdicts([row for row in rows if row.event_id not in inserted])
-    # Every held click of the batch, even ones stored by an earlier delivery whose
-    # finalise message may not have gone out: finalising twice is harmless.
-    held_ids = [row.event_id for row in rows if row.rule == PENDING_RULE]
-    if held_ids:
-        delay = int((settings.burst_window_seconds + _FINALISE_MARGIN_SECONDS) * 1000)
-        await enqueue_async(FINALISE_ACTOR, held_ids, delay_ms=delay)
-    # A redelivered batch fans out again (with the stored verdicts): the live engineer's
-    # dispatch may have failed the first time, and its consumers are idempotent per event.
-    decided = [row for row in rows if row.rule != PENDING_RULE]
-    recorded = [recorded_event(row) for row in decided]
-    await after_commit(recorded, _stored_facts(decided))
+    await announce_committed(recorded, _stored_facts(decided))
     return recorded
 
 
@@ -244,14 +247,3 @@ async def _take_stored_verdicts(rows: list[EventRow]) -> None:
         row.source = str(getattr(found["source"], "value", found["source"]))
         row.rule = str(found["rule"])
         row.duplicate = bool(found["duplicate"])
-
-
-async def after_commit(
-    recorded: list[RecordedEvent], stored: Mapping[str, dict[str, Any]] | None = None
-) -> None:
-    """Fan the committed events out; ``stored`` (by dashed event id) spares the dispatcher
-    reading the rows back."""
-    if recorded:
-        from plugin.live.after_commit import after_events_committed
-
-        await after_events_committed(recorded, stored)
