@@ -13,9 +13,18 @@ from plugin.hooks import registry
 
 if TYPE_CHECKING:
     from plugin.accounts.models import User
+    from plugin.live.bus import LiveBus
+    from plugin.runtime import RuntimeSlot
     from plugin.settings import Settings
 
-__all__ = ["Context", "authenticate", "bearer_token", "require_user", "settings_of"]
+__all__ = [
+    "Context",
+    "authenticate",
+    "bearer_token",
+    "live_bus_of",
+    "require_user",
+    "settings_of",
+]
 
 # Strawberry stores connection_init params into the context, which therefore must be a dict.
 Context = dict[str, Any]
@@ -49,3 +58,12 @@ def require_user(info: Info) -> User:
 def settings_of(info: Info) -> Settings:
     settings: Settings = info.context["settings"]
     return settings
+
+
+def live_bus_of(info: Info) -> LiveBus:
+    """The live bus of the runtime the composition root started (the endpoint's slot)."""
+    slot: RuntimeSlot = info.context["runtime_slot"]
+    runtime = slot.runtime
+    if runtime is None or runtime.live is None:
+        raise RuntimeError("the live bus is not started in this process")
+    return runtime.live

@@ -18,13 +18,13 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
-from graphql_schema.context import require_user
+from graphql_schema.context import live_bus_of, require_user
 from graphql_schema.projection import projection_of
 from graphql_schema.types.client import EventClient
 from graphql_schema.types.enums import EventSource, TrackingEventKind
 from graphql_schema.types.notification import Notification
 from graphql_schema.types.sent_email import TrackingEvent
-from plugin.live.bus import Message, current_bus
+from plugin.live.bus import Message
 from plugin.notifications.repository import get_notifications
 from plugin.tracking.pipeline.describe import present_event
 
@@ -77,7 +77,7 @@ class Subscription:
         wanted = str(email_id).strip() if email_id is not None else None
         projection = projection_of(info)
         # The context manager's exit (in every case: complete, disconnect, error) unsubscribes.
-        async with current_bus().subscribe(user.id, _EVENTS) as subscription:
+        async with live_bus_of(info).subscribe(user.id, _EVENTS) as subscription:
             if projection is None:
                 while True:
                     message = await subscription.get()
@@ -92,7 +92,7 @@ class Subscription:
     @strawberry.subscription(description="A notification each time one is created or updated.")
     async def notifications(self, info: Info) -> AsyncGenerator[Notification, None]:
         user = require_user(info)
-        async with current_bus().subscribe(user.id, _NOTIFICATIONS) as subscription:
+        async with live_bus_of(info).subscribe(user.id, _NOTIFICATIONS) as subscription:
             while True:
                 # A bell batch arrives together: read back what is queued in one query.
                 wanted = [

@@ -21,6 +21,7 @@ from graphql_schema.ws_transport import LiveTransportWSHandler
 from plugin.db import database_unavailable
 from plugin.errors import ErrorCode
 from plugin.net import client_address
+from plugin.runtime import RuntimeSlot, process_slot
 from plugin.settings import Settings
 
 __all__ = ["GraphQLEndpoint"]
@@ -61,7 +62,10 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         settings: Settings,
         *,
         client_observer: ClientObserver | None = None,
+        slot: RuntimeSlot | None = None,
     ) -> None:
+        """``slot``: where the composition root puts the started runtime (this process's
+        unless given); the request context carries it to the subscriptions (the live bus)."""
         super().__init__(
             schema,
             graphql_ide="graphiql" if settings.env == "development" else None,
@@ -69,6 +73,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         )
         self.settings = settings
         self.client_observer = client_observer
+        self.slot = slot if slot is not None else process_slot()
         # JSON escaping can double an HTML body; leave room for the rest of the request.
         self.max_request_bytes = settings.max_body_bytes * 2 + settings.graphql_max_query_bytes
 
@@ -159,6 +164,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             "response": response,
             "user": user,
             "settings": self.settings,
+            "runtime_slot": self.slot,
             "client_ip": self._client(request.scope),
         }
 

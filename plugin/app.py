@@ -32,8 +32,9 @@ def graphql_endpoint(settings: Settings, slot: RuntimeSlot | None = None) -> Gra
         max_query_bytes=settings.graphql_max_query_bytes,
         max_cost=settings.graphql_max_cost,
     )
-    observer = client_observer(slot if slot is not None else process_slot())
-    return GraphQLEndpoint(schema, settings, client_observer=observer)
+    slot = slot if slot is not None else process_slot()
+    observer = client_observer(slot)
+    return GraphQLEndpoint(schema, settings, client_observer=observer, slot=slot)
 
 
 def plugin_routes(settings: Settings, slot: RuntimeSlot | None = None) -> list[BaseRoute]:
