@@ -170,12 +170,13 @@ def _events(user_ids: list[int], sent: dict[str, float]) -> list[Any]:
 
 
 async def _commit(target: Target, events: list[Any], sent: dict[str, float]) -> None:
+    from plugin.runtime import current_runtime
     from plugin.tracking.pipeline.after_commit import after_events_committed
 
     started = time.perf_counter()
     for event in events:
         sent[event.event_id] = started
-    await target.run(after_events_committed(events))
+    await target.run(after_events_committed(events, current_runtime().settings))
 
 
 async def _settle(latencies: list[float], expected: int, timeout: float = 10) -> None:

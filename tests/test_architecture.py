@@ -7,6 +7,8 @@ import cycles between any two modules, including imports made inside functions.
 
 from __future__ import annotations
 
+import importlib
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -90,3 +92,60 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
     graph.add_import(importer="p.b", imported="p.a")
     graph.add_import(importer="p.c", imported="p.a")
     assert _cycles(graph) == [["p.a", "p.b"]]
+
+
+MAX_MODULE_LINES = 500
+
+
+def test_no_module_is_longer_than_500_lines() -> None:
+    """Small modules with one job: past 500 lines a module is doing two (migrations aside:
+    tortoise writes them)."""
+    too_long = {
+        str(path.relative_to(ROOT)): lines
+        for package in PACKAGES
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if "migrations" not in path.parts
+        and (lines := len(path.read_text("utf-8").splitlines())) > MAX_MODULE_LINES
+    }
+    assert not too_long, f"modules over {MAX_MODULE_LINES} lines: {too_long}"
+
+
+def test_tracking_holds_only_its_models_and_repository_beside_its_three_parts() -> None:
+    """plugin/tracking/ is split by where the code runs: edge/ (serve, on every hit),
+    pipeline/ (the worker), instrument/ (the send job)."""
+    tracking = ROOT / "plugin" / "tracking"
+    modules = sorted(p.name for p in tracking.glob("*.py"))
+    packages = sorted(p.name for p in tracking.iterdir() if (p / "__init__.py").exists())
+    assert modules == ["__init__.py", "models.py", "repository.py"]
+    assert packages == ["edge", "instrument", "pipeline"]
+
+
+def _exists(dotted: str) -> bool:
+    """A module, or a name defined in one (``plugin.jobs.check_jobs``)."""
+    module, _, attribute = dotted, "", ""
+    while module:
+        try:
+            found = importlib.import_module(module)
+        except ModuleNotFoundError:
+            module, _, last = module.rpartition(".")
+            attribute = f"{last}.{attribute}".strip(".")
+            continue
+        for part in filter(None, attribute.split(".")):
+            if not hasattr(found, part):
+                return False
+            found = getattr(found, part)
+        return True
+    return False
+
+
+def test_architecture_md_names_only_modules_that_exist() -> None:
+    """ARCHITECTURE.md matches the code: every module path or dotted name it gives exists."""
+    text = (ROOT / "ARCHITECTURE.md").read_text("utf-8")
+    paths = set(re.findall(r"\b(?:plugin|consent|workers|graphql_schema)/[\w/]*\w\.py", text))
+    dotted = set(re.findall(r"\b((?:plugin|consent|workers|graphql_schema)(?:\.\w+)+)", text))
+    missing = sorted(
+        [path for path in paths if not (ROOT / path).exists()]
+        + [name for name in dotted if not _exists(name)]
+    )
+    assert paths and dotted
+    assert not missing, f"ARCHITECTURE.md names what the code does not have: {missing}"

@@ -173,6 +173,7 @@ async def _subscription_bell(gql: GraphQL, w: World, doc: str) -> None:
 
 
 async def _silent_subscription(w: World, doc: str, variables: dict[str, Any]) -> None:
+    from plugin.runtime import current_runtime
     from plugin.tracking.pipeline.after_commit import after_events_committed
     from tests.live.factories import drain_notifications
 
@@ -183,7 +184,7 @@ async def _silent_subscription(w: World, doc: str, variables: dict[str, Any]) ->
         await intruder.subscribe(doc, variables)
         await wait_for_subscribers(w.owner.id)
         await wait_for_subscribers(w.intruder.id)
-        await after_events_committed([await store_event(w.email)])
+        await after_events_committed([await store_event(w.email)], current_runtime().settings)
         assert await owner.next_data()  # the owner's stream works...
         assert await intruder.silent_for(0.5)  # ...and the intruder's shows nothing of it
     await drain_notifications()

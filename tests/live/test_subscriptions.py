@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pytest
 
 from graphql_schema import ws_transport
 from graphql_schema.projection import ProjectedBatch
 from graphql_schema.ws_transport import next_frames
+from plugin.hooks import RecordedEvent
 from plugin.live.bus import current_bus
+from plugin.runtime import current_runtime
 from plugin.tracking.pipeline.after_commit import after_events_committed
 from tests.conftest import UserFactory
 from tests.live.factories import drain_notifications, make_email, store_event, wait_for_subscribers
 from tests.live.wsclient import GraphQLWS, Rejected
+
+
+async def _committed(events: Sequence[RecordedEvent]) -> None:
+    """The pipeline's after-commit fan-out, with this process's settings."""
+    await after_events_committed(events, current_runtime().settings)
+
 
 EVENTS = """subscription($emailId: ID) { trackingEvents(emailId: $emailId) {
   id emailId kind occurredAt source url recipient duplicate
@@ -34,7 +42,7 @@ async def test_an_open_reaches_the_senders_subscription_and_no_one_elses(
         await wait_for_subscribers(sender.id)
         await wait_for_subscribers(other.id)
         event = await store_event(email)
-        await after_events_committed([event])
+        await _committed([event])
         data = (await mine.next_data())["trackingEvents"]
         assert data["emailId"] == str(email.id)
         assert (data["kind"], data["source"], data["duplicate"]) == ("OPEN", "HUMAN", False)
@@ -59,7 +67,7 @@ async def test_every_source_is_shown_live_and_clicks_carry_their_url(
         await wait_for_subscribers(sender.id)
         machine = await store_event(email, "OPEN", "MACHINE")
         bot = await store_event(email, "CLICK", "BOT")
-        await after_events_committed([machine, bot])
+        await _committed([machine, bot])
         first = (await client.next_data())["trackingEvents"]
         second = (await client.next_data())["trackingEvents"]
         assert (first["source"], first["kind"]) == ("MACHINE", "OPEN")
@@ -80,8 +88,8 @@ async def test_email_id_narrows_the_stream_and_a_foreign_one_yields_nothing(
             await theirs.subscribe(EVENTS, {"emailId": email_id})
         await wait_for_subscribers(sender.id)
         await wait_for_subscribers(snoop.id, 3)
-        await after_events_committed([await store_event(other, "OPEN", "MACHINE")])
-        await after_events_committed([await store_event(watched, "OPEN", "MACHINE")])
+        await _committed([await store_event(other, "OPEN", "MACHINE")])
+        await _committed([await store_event(watched, "OPEN", "MACHINE")])
         data = (await mine.next_data())["trackingEvents"]
         assert data["emailId"] == str(watched.id)  # the other email's open was filtered out
         assert await mine.silent_for(0.3)
@@ -106,15 +114,15 @@ async def test_the_bell_subscription_sees_creation_and_coalesced_updates(
     async with await GraphQLWS.connect(server, sender.token) as client:
         await client.subscribe(BELL)
         await wait_for_subscribers(sender.id)
-        await after_events_committed([await store_event(email)])
+        await _committed([await store_event(email)])
         created = (await client.next_data())["notifications"]
         assert (created["kind"], created["count"], created["read"]) == ("EMAIL_OPENED", 1, False)
         assert created["email"] == {"id": str(email.id), "subject": "Offer"}
-        await after_events_committed([await store_event(email)])
+        await _committed([await store_event(email)])
         updated = (await client.next_data())["notifications"]
         assert (updated["id"], updated["count"]) == (created["id"], 2)
         # MACHINE opens are live events but never ring the bell.
-        await after_events_committed([await store_event(email, "OPEN", "MACHINE")])
+        await _committed([await store_event(email, "OPEN", "MACHINE")])
         await drain_notifications()
         assert await client.silent_for(0.3)
 
@@ -127,11 +135,11 @@ async def test_a_bell_batch_reaches_the_subscription_as_one_message_per_notifica
     async with await GraphQLWS.connect(server, sender.token) as client:
         await client.subscribe(BELL)
         await wait_for_subscribers(sender.id)
-        await after_events_committed([await store_event(email) for email in emails])
+        await _committed([await store_event(email) for email in emails])
         got = [(await client.next_data())["notifications"] for _ in emails]
         assert [n["email"]["id"] for n in got] == [str(email.id) for email in emails]
         assert [n["count"] for n in got] == [1, 1, 1]
-        await after_events_committed([await store_event(emails[1]), await store_event(emails[1])])
+        await _committed([await store_event(emails[1]), await store_event(emails[1])])
         again = (await client.next_data())["notifications"]
         assert (again["id"], again["count"]) == (got[1]["id"], 3)
         await drain_notifications()
@@ -197,8 +205,8 @@ async def test_projected_events_are_the_messages_full_execution_sends(
             await store_event(email, "OPEN", "MACHINE", duplicate=True,
                               recipient="ada@example.net"),
         ]
-        await after_events_committed(events[:1])
-        await after_events_committed(events[1:])
+        await _committed(events[:1])
+        await _committed(events[1:])
         received: dict[str, list[dict[str, object]]] = {projected: [], executed: []}
         for _ in range(2 * len(events)):
             message = await client.next()

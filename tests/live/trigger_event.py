@@ -14,6 +14,7 @@ import sys
 from plugin.composition import start_runtime, stop_runtime
 from plugin.db import open_orm
 from plugin.live.bus import close_publishers
+from plugin.runtime import current_runtime
 from plugin.settings import load_settings
 from plugin.tracking.pipeline.after_commit import after_events_committed
 from tests.live.factories import make_email, store_event
@@ -32,7 +33,7 @@ async def main(user_id: int, mail_only: bool) -> None:
         try:
             email = await make_email(user_id)
             event = await store_event(email)
-            await after_events_committed([event])
+            await after_events_committed([event], current_runtime().settings)
             print(f"EMAIL {email.id}\nEVENT {event.event_id}", flush=True)
         finally:
             close_publishers()

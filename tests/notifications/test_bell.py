@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from plugin.notifications.models import Notification
 from plugin.preferences.service import PreferenceChanges, get_preferences, update_preferences
+from plugin.runtime import current_runtime
 from plugin.tracking.pipeline.after_commit import after_events_committed
 from tests.conftest import GraphQL, UserFactory
 from tests.live.factories import drain_notifications, make_email, store_event
@@ -19,7 +20,7 @@ MARK = "mutation($ids: [ID!], $all: Boolean) { markNotificationsRead(ids: $ids, 
 
 
 async def ring(*events: object) -> None:
-    await after_events_committed(list(events))  # type: ignore[arg-type]
+    await after_events_committed(list(events), current_runtime().settings)  # type: ignore[arg-type]
     await drain_notifications(fail_fast=True)
 
 

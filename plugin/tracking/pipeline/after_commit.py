@@ -19,7 +19,7 @@ from typing import Any
 from plugin.hooks import RecordedEvent, registry
 from plugin.jobs import JobName, enqueue_async
 from plugin.live.bus import Message, publish
-from plugin.runtime import current_runtime
+from plugin.settings import Settings
 from plugin.tracking.models import TrackingEvent
 
 __all__ = [
@@ -82,9 +82,10 @@ async def hand_to_notifications(events: Sequence[RecordedEvent]) -> None:
 
 
 async def _publish(
-    events: Sequence[RecordedEvent], stored: Mapping[str, dict[str, Any]] | None
+    events: Sequence[RecordedEvent],
+    settings: Settings,
+    stored: Mapping[str, dict[str, Any]] | None,
 ) -> None:
-    settings = current_runtime().settings
     try:
         # The pipeline passes what it stored (by event id); other callers are read back.
         rows = dict(stored) if stored is not None else await _stored_rows(events)
@@ -103,17 +104,21 @@ async def _run_hooks(events: Sequence[RecordedEvent]) -> None:
 
 
 async def announce_committed(
-    events: Sequence[RecordedEvent], stored: Mapping[str, dict[str, Any]] | None = None
+    events: Sequence[RecordedEvent],
+    settings: Settings,
+    stored: Mapping[str, dict[str, Any]] | None = None,
 ) -> None:
     """Publish committed events to their owners' live channels, then run the hooks.
     Never raises."""
     if events:
-        await _publish(events, stored)
+        await _publish(events, settings, stored)
         await _run_hooks(events)
 
 
 async def after_events_committed(
-    events: Sequence[RecordedEvent], stored: Mapping[str, dict[str, Any]] | None = None
+    events: Sequence[RecordedEvent],
+    settings: Settings,
+    stored: Mapping[str, dict[str, Any]] | None = None,
 ) -> None:
     """Fan out one committed batch. Publishing and hooks never raise; enqueueing may.
 
@@ -123,7 +128,7 @@ async def after_events_committed(
     """
     if not events:
         return
-    await _publish(events, stored)
+    await _publish(events, settings, stored)
     enqueue_error: Exception | None = None
     try:
         await hand_to_notifications(events)

@@ -118,7 +118,7 @@ async def decide_held_clicks(event_ids: Sequence[str], settings: Settings) -> li
             await bump_aggregates(conn, [row for row in moved if row.counts])
             recorded = [recorded_event(row) for row in moved]
             await hand_to_notifications(recorded)
-        await announce_committed(recorded)
+        await announce_committed(recorded, settings)
     return recorded
 
 

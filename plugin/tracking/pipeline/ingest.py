@@ -154,7 +154,7 @@ async def ingest_hits(raw_hits: Sequence[Any], runtime: Runtime) -> list[Recorde
         recorded = [recorded_event(row) for row in decided]
         await hand_to_notifications(recorded)
     _count_recorded([row for row in rows if row.event_id in inserted])
-    await announce_committed(recorded, _stored_facts(decided))
+    await announce_committed(recorded, settings, _stored_facts(decided))
     return recorded
 
 
