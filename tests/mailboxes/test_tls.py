@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import ssl
 import tempfile
 from collections.abc import Iterator
@@ -32,6 +33,7 @@ def tls_servers() -> Iterator[tuple[AuthSmtp, Dovecot, Path]]:
     finally:
         imap.stop()
         smtp.stop()
+        shutil.rmtree(folder, ignore_errors=True)  # the key and certificate of this run
 
 
 async def test_a_mailbox_over_tls(
